@@ -23,7 +23,16 @@
  *    another kind-5 event.
  *
  * The store is a deterministic function of the ordered stream of events
- * submitted to it (serials are assigned in commit order).
+ * submitted to it (serials are assigned in commit order, starting at 1, and
+ * never reused, not even after the newest event is deleted).
+ *
+ * Threads: reads (queries, count, get, stats) may run on any thread,
+ * concurrently with each other and with the writer. The map lock: every
+ * read holds a process-wide lock shared while its short read transaction
+ * is open, and the writer takes it exclusive to grow the map, so a visitor
+ * callback must not block on the writer (no tern_store_flush/delete/
+ * purge_expired or tern_store_submit with wait=true from inside it); it may
+ * call other read functions.
  */
 #ifndef TERN_STORE_H
 #define TERN_STORE_H
@@ -46,14 +55,21 @@ extern "C" {
 typedef struct tern_store tern_store;
 
 typedef struct tern_store_options {
-	const char *dir;        /* directory; created if missing (mode 0755) */
-	bool read_only;         /* open for reading only: no writer thread */
+	const char *dir;        /* directory; created if missing (mode 0755);
+				   read during tern_store_open() only */
+	bool read_only;         /* open for reading only: no writer thread;
+				   the store must exist (TERN_ENOTFOUND or
+				   -ENOENT otherwise); writes get
+				   TERN_ECLOSED */
 	uint64_t map_size;      /* initial LMDB map size in bytes (default
-				   1 GiB); the writer grows it when full */
+				   1 GiB; a larger data file wins); the
+				   writer doubles it whenever it is full */
 	uint32_t batch_max;     /* most events per write transaction (1024) */
 	uint32_t queue_max;     /* bound of the writer queue (65536) */
-	uint32_t purge_interval; /* seconds between expiration purges (60);
-				    0 disables the background purge */
+	uint32_t purge_interval; /* seconds between expiration purges (60),
+				    plus one purge at open; 0 disables the
+				    background purge (expired events are
+				    still never returned) */
 	bool no_sync;           /* MDB_NOSYNC: faster, not crash-durable
 				   (default false) */
 } tern_store_options;
@@ -63,9 +79,12 @@ void tern_store_options_defaults(tern_store_options *o);
 /*
  * Opens (creating if needed) the store in o->dir. Refuses a store whose
  * format version is not TERN_STORE_FORMAT_VERSION with TERN_EVERSION and
- * leaves it untouched. On failure *out is NULL and, if err is not NULL, a
- * human-readable message is written to err (errcap bytes, NUL-terminated).
- * Returns 0, TERN_EVERSION, TERN_ESTORE, TERN_EINVAL or -errno.
+ * leaves it untouched (nothing is written to it). Refuses an LMDB
+ * environment that is not a tern store with TERN_ESTORE. On failure *out is
+ * NULL and, if err is not NULL, a human-readable message is written to err
+ * (errcap bytes, NUL-terminated). Returns 0, TERN_EVERSION, TERN_ESTORE,
+ * TERN_ENOTFOUND (read_only and no store), TERN_EINVAL, TERN_ENOMEM or
+ * -errno.
  */
 int tern_store_open(tern_store **out, const tern_store_options *o, char *err,
 		    size_t errcap);
@@ -73,7 +92,8 @@ int tern_store_open(tern_store **out, const tern_store_options *o, char *err,
 /*
  * Stops accepting submissions, lets the writer commit everything already
  * queued (their callbacks run), joins it and closes the environment.
- * No query may be running. s may be NULL.
+ * No other thread may be using s (no query open, no submitter blocked).
+ * s may be NULL.
  */
 void tern_store_close(tern_store *s);
 
@@ -91,13 +111,21 @@ typedef struct tern_write_result {
 	uint8_t id[32];
 	uint64_t serial;    /* the stored event's serial when STORED */
 	uint32_t nremoved;  /* events this one replaced or deleted */
-	tern_reason reason; /* prefix NONE when STORED/DUPLICATE */
+	/*
+	 * prefix NONE (empty msg) when STORED/DUPLICATE. REJECTED reasons:
+	 * "invalid: ephemeral events are not stored", "invalid: event has
+	 * expired", "blocked: this event was deleted" (NIP-09 tombstone),
+	 * "duplicate: have a newer version of this event" (replaceable or
+	 * addressable). ERROR: "error: storage failure: ...".
+	 */
+	tern_reason reason;
 } tern_write_result;
 
 /*
  * Called on the writer thread after the transaction holding the event has
- * committed (or failed). Must not block and must not call back into the
- * store's write functions. res is valid during the call only.
+ * committed (or failed), in submission order. Must not block and must not
+ * call back into the store's write functions (submit, flush, delete,
+ * purge). res is valid during the call only.
  */
 typedef void (*tern_store_write_cb)(void *ctx, const tern_write_result *res);
 
@@ -106,21 +134,27 @@ typedef void (*tern_store_write_cb)(void *ctx, const tern_write_result *res);
  * neither id nor signature) for the writer. Copies what it needs before
  * returning, so ev and its buffers may be reused at once. cb may be NULL.
  * When the queue is full: waits for room if wait is true, else returns
- * TERN_EFULL. Returns 0, TERN_EFULL, TERN_ECLOSED or TERN_ENOMEM.
- * Thread-safe.
+ * TERN_EFULL. Returns 0, TERN_EFULL, TERN_ECLOSED (closing or read-only),
+ * TERN_EINVAL or TERN_ENOMEM. Thread-safe. Events submitted by one thread
+ * are applied in submission order.
  */
 int tern_store_submit(tern_store *s, const tern_event *ev,
 		      tern_store_write_cb cb, void *ctx, bool wait);
 
 /* Blocks until every event submitted before the call has been committed
- * and its callback has run. Thread-safe; not from the writer thread. */
+ * and its callback has run. Thread-safe; not from the writer thread (a
+ * write callback). Returns 0 or TERN_ECLOSED. */
 int tern_store_flush(tern_store *s);
 
 /*
  * Removes every stored event matching any of the n filters (no tombstones:
  * an operator's delete, not a NIP-09 deletion), through the writer thread.
- * With dry_run nothing is removed. *removed gets the number of events that
- * match. Blocks until done. Returns 0 or an error.
+ * "matching" is exactly what tern_store_query(s, fs, n, 0, ...) would
+ * return: each filter's "limit" is honoured and expired events are not
+ * counted (the purge removes them). With dry_run nothing is removed.
+ * *removed (may be NULL) gets the number of events that match. Blocks until
+ * done, ordered after every event submitted before. Returns 0, TERN_ECLOSED
+ * or a store error.
  */
 int tern_store_delete(tern_store *s, const tern_filter *fs, size_t n,
 		      bool dry_run, uint64_t *removed);
@@ -156,6 +190,10 @@ int tern_query_begin(tern_query **out, tern_store *s, const tern_filter *fs,
  * transaction. Returns 1 if more results remain (call again later: this is
  * how a relay scans in slices without stalling its loop), 0 when the query
  * is complete or cb stopped it, or a negative error.
+ * Between calls the query holds no transaction: events written meanwhile
+ * may appear if they sort after the rows already delivered, removed ones
+ * disappear, and no row is ever delivered twice. The order of ties between
+ * events with equal created_at and equal first 8 id bytes is by serial.
  * Call from one thread at a time per query.
  */
 int tern_query_next(tern_query *q, uint32_t max_rows, tern_store_visit_cb cb,
@@ -164,14 +202,19 @@ int tern_query_next(tern_query *q, uint32_t max_rows, tern_store_visit_cb cb,
 /* Frees q. q may be NULL. */
 void tern_query_end(tern_query *q);
 
-/* One-shot query: begin, next until done, end. */
+/* One-shot query: begin, next until done, end. Filters with "search"
+ * match nothing (no full-text index). */
 int tern_store_query(tern_store *s, const tern_filter *fs, size_t n,
 		     uint32_t limit_cap, tern_store_visit_cb cb, void *ctx);
 
 /*
  * Counts stored, unexpired events matching any of the n filters ("limit"
- * is ignored). Uses the indexes alone, without reading event bodies,
- * whenever one index answers the filter exactly. Returns 0 or an error.
+ * is ignored), each event once. Uses the index keys alone, without reading
+ * event records, when there is one filter that one index answers exactly
+ * (e.g. {}, authors, kinds, authors+kinds, one tag value, with since/until)
+ * and no stored event has expired yet; otherwise checks each candidate's
+ * record header (and parses bodies only for tag conditions the index
+ * cannot answer). Returns 0 or an error.
  */
 int tern_store_count(tern_store *s, const tern_filter *fs, size_t n,
 		     uint64_t *count);
@@ -188,9 +231,11 @@ typedef struct tern_store_stats {
 	uint64_t expiring;        /* events with an expiration */
 	uint64_t oldest, newest;  /* created_at range (0, 0 when empty) */
 	uint64_t map_size;        /* current LMDB map size, bytes */
-	uint64_t used_bytes;      /* pages in use * page size */
+	uint64_t used_bytes;      /* pages up to the last used one * page
+				     size (includes LMDB free pages) */
 	uint64_t next_serial;
-	uint64_t index_entries;   /* entries in all index databases */
+	uint64_t index_entries;   /* entries in all index databases (id, ca,
+				     pk, kind, pkkind, tag, addr, exp) */
 } tern_store_stats;
 
 int tern_store_stats_get(tern_store *s, tern_store_stats *out);
