@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <tern/error.h>
+#include <tern/log.h>
 
 #include "store/keys.h"
 #include "store/records.h"
@@ -88,6 +89,10 @@ int tern__store_grow(tern_store *s)
 			rc = ENOMEM;
 		else
 			rc = mdb_env_set_mapsize(s->env, (size_t)size * 2);
+		if (!rc)
+			tern_log(TERN_LOG_INFO, "store",
+				 "map size grown to %llu MiB",
+				 (unsigned long long)(size * 2 >> 20));
 	}
 	pthread_rwlock_unlock(&s->maplock);
 	return rc;

@@ -21,6 +21,7 @@
 
 #include <tern/error.h>
 #include <tern/hex.h>
+#include <tern/log.h>
 
 #include "store/keys.h"
 #include "store/query.h"
@@ -593,7 +594,15 @@ static void *writer_main(void *arg)
 
 		if (interval && !s->closing && mono_due(&next_purge)) {
 			pthread_mutex_unlock(&s->mu);
-			purge(w, tern__store_now(), &purged);
+			int prc = purge(w, tern__store_now(), &purged);
+			if (prc)
+				tern_log(TERN_LOG_ERROR, "store",
+					 "expiration purge failed: %s",
+					 tern_strerror(prc));
+			else if (purged)
+				tern_log(TERN_LOG_INFO, "store",
+					 "purged %llu expired events",
+					 (unsigned long long)purged);
 			pthread_mutex_lock(&s->mu);
 			mono_add(&next_purge, interval);
 			continue;

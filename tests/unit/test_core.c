@@ -1,11 +1,13 @@
 /* Unit tests for src/core: errors, reasons, arena, hex. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <tern/arena.h>
 #include <tern/error.h>
 #include <tern/hex.h>
+#include <tern/log.h>
 #include <tern/types.h>
 
 Test(error, strerror_covers_both_kinds)
@@ -88,4 +90,33 @@ Test(hex, round_trip_and_strictness)
 	cr_assert_not(tern_hex_decode(out, "00AB7fff", 4), "uppercase is refused");
 	cr_assert_not(tern_hex_decode(out, "00ag7fff", 4));
 	cr_assert_not(tern_hex_decode(out, "0 ab7fff", 4));
+}
+
+static int sink_calls;
+static char sink_last[128];
+
+static void test_sink(void *ctx, tern_log_level level, const char *area, const char *line)
+{
+	(void)ctx;
+	sink_calls++;
+	snprintf(sink_last, sizeof sink_last, "%d %s %s", (int)level, area, line);
+}
+
+Test(log, level_gates_lines_and_sink_receives_them)
+{
+	tern_log_level l;
+
+	tern_log_set_sink(test_sink, NULL);
+	tern_log_set_level(TERN_LOG_WARN);
+	tern_log(TERN_LOG_INFO, "test", "dropped %d", 1);
+	cr_assert_eq(sink_calls, 0);
+	tern_log(TERN_LOG_ERROR, "test", "kept %d", 2);
+	cr_assert_eq(sink_calls, 1);
+	cr_assert_str_eq(sink_last, "0 test kept 2");
+	cr_assert(tern_log_enabled(TERN_LOG_WARN));
+	cr_assert_not(tern_log_enabled(TERN_LOG_DEBUG));
+	cr_assert_eq(tern_log_level_parse("debug", &l), 0);
+	cr_assert_eq(l, TERN_LOG_DEBUG);
+	cr_assert_eq(tern_log_level_parse("loud", &l), TERN_EINVAL);
+	tern_log_set_sink(NULL, NULL);
 }
