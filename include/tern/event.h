@@ -60,7 +60,8 @@ typedef struct tern_event_limits {
 	size_t max_content;      /* bytes of decoded content (default 131072) */
 	uint32_t max_tags;       /* number of tags (default 5000) */
 	uint32_t max_tag_values; /* strings in one tag (default 256) */
-	uint32_t max_depth;      /* JSON nesting of skipped unknown fields (default 16) */
+	uint32_t max_depth;      /* JSON nesting of the whole event, the event
+				    object being level 1 (default 16, min 3) */
 } tern_event_limits;
 
 /* Fills l with the defaults above. */

@@ -23,8 +23,15 @@ typedef struct tern__json {
 	uint32_t depth, max_depth;      /* current / allowed nesting */
 	int err;                        /* latched error, 0 if none */
 	tern_reason *why;               /* may be NULL */
+	bool first; /* innermost open container has no member read yet */
 } tern__json;
 
+/*
+ * max_depth counts open containers: a top-level object is depth 1, an array
+ * inside it depth 2. Opening one more than max_depth fails with TERN_ETOOBIG
+ * ("nesting deeper than N levels at offset M"). Error messages carry byte
+ * offsets relative to buf.
+ */
 void tern__json_init(tern__json *j, const uint8_t *buf, size_t len,
 		     uint32_t max_depth, tern_reason *why);
 
@@ -49,7 +56,8 @@ int tern__json_arr_begin(tern__json *j);
 int tern__json_arr_next(tern__json *j);
 
 /*
- * Reads a string value. *out gets the decoded bytes: a slice of the input
+ * Reads a string value. With a == NULL, a string containing escapes fails
+ * with TERN_EINVAL (only raw slices can be returned without an arena). *out gets the decoded bytes: a slice of the input
  * when the string has no escapes (then *raw is true), else a copy in a with
  * escapes decoded (surrogate pairs joined; lone surrogates refused). UTF-8
  * is validated (overlongs, surrogates and code points > U+10FFFF refused).
@@ -60,6 +68,11 @@ int tern__json_string(tern__json *j, tern_arena *a, tern_slice *out, bool *raw);
 /* Reads a non-negative integer: digits only, no sign, fraction, exponent or
  * leading zero; refuses values above UINT64_MAX. */
 int tern__json_uint64(tern__json *j, uint64_t *out);
+
+/* Same as tern__json_uint64, but any refusal (wrong type, sign, fraction,
+ * exponent, leading zero, overflow) is reported with the caller's message
+ * msg verbatim, e.g. "\"since\" must be a non-negative integer". */
+int tern__json_uint64_or(tern__json *j, uint64_t *out, const char *msg);
 
 /* Skips one value of any type, validating it, within max_depth. */
 int tern__json_skip(tern__json *j);
