@@ -8,7 +8,7 @@ FUZZ_CC    ?= clang
 FUZZ_SECONDS ?= 30
 BUILD      := build
 
-PKGS       := libsecp256k1 libcrypto lmdb
+PKGS       := libsecp256k1 libcrypto lmdb libconfig zlib libuv
 TEST_PKGS  := criterion jansson
 
 # `make deps` (and every build) installs missing Debian packages first.
