@@ -144,7 +144,7 @@ test: $(DEPS_TEST_STAMP) all
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(DEPS_TEST_STAMP)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -Iinclude -Isrc $(call pc_cflags,$(PKGS) jansson) \
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -DTERN_VERSION='"$(VERSION)"' $(FUZZ_FLAGS) -Iinclude -Isrc $(call pc_cflags,$(PKGS) jansson) \
 	  -o $@ $< $(LIB_SRCS) $(LIBS) $(call pc_libs,jansson)
 
 fuzz-build: $(FUZZ_BINS)
