@@ -16,6 +16,7 @@
 #include <tern/filter.h>
 #include <tern/hex.h>
 
+#include "nostr/filter_internal.h"
 #include "proto/json.h"
 
 /* Bits of the fields seen so far, to refuse duplicates. */
@@ -508,6 +509,37 @@ int tern_filter_parse(tern_filter *f, const uint8_t *buf, size_t len,
 	if (rc)
 		return rc;
 	return tern__json_finish(&j);
+}
+
+int tern__filter_parse_json(tern__json *j, tern_filter *f,
+			    const tern_filter_limits *lim, tern_arena *a,
+			    tern_reason *why)
+{
+	tern_filter_limits defs;
+	fparse fp = { .j = j, .lim = lim, .a = a, .why = why };
+	uint32_t outer = j->max_depth;
+	const uint8_t *start;
+	int rc;
+
+	if (!lim) {
+		tern_filter_limits_defaults(&defs);
+		fp.lim = &defs;
+	}
+	/* The filter's own depth limit is relative to where it starts, so a
+	 * filter nested in a message gets the same room as a standalone one. */
+	if (fp.lim->max_depth < outer - j->depth)
+		j->max_depth = j->depth + fp.lim->max_depth;
+	tern__json_peek(j);
+	start = j->p;
+	rc = parse_object(&fp, f);
+	j->max_depth = outer;
+	if (rc)
+		return rc;
+	/* Checked after the fact: the enclosing message's size limit already
+	 * bounds the work spent on an oversized filter. */
+	if ((size_t)(j->p - start) > fp.lim->max_json)
+		return too_large(&fp);
+	return 0;
 }
 
 int tern_filter_parse_list(tern_filter **out, size_t *n, const uint8_t *buf,
