@@ -1,0 +1,1252 @@
+/*
+ * The relay configuration: defaults, a strict libconfig loader, checks and
+ * a setting-by-setting diff (include/tern/config.h, docs/CONFIG.md).
+ *
+ * One table lists every setting with its type, field, range and whether
+ * SIGHUP reloads it; loading, validation and the diff all walk it, so a
+ * new setting is one table row (plus its docs).
+ *
+ * libconfig 1.5 is lenient in two ways this loader must not be:
+ *  - a plain integer literal that does not fit 32 bits is silently
+ *    truncated (3000000000 reads as -1294967296) and an "L" literal beyond
+ *    64 bits saturates;
+ *  - `@include "path"` reads another file, relative to the working
+ *    directory, and line numbers then point into that file.
+ * So the text first goes through prescan(), a small tokenizer that knows
+ * libconfig's comments, strings and names: it refuses @include and integer
+ * literals outside the signed 64-bit range, and appends the "L" suffix to
+ * plain literals beyond 32 bits so that libconfig reads them as 64-bit.
+ * Appending a character keeps every line number unchanged. It also works
+ * around libconfig 1.5 bugs: a text ending in a # or // comment without a
+ * newline is a syntax error, and some syntax errors leak memory.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tern/config.h>
+#include <tern/error.h>
+
+struct tern__config_owned {
+	struct tern__config_owned *next;
+	max_align_t data[];
+};
+
+/* ---- the settings table ------------------------------------------------ */
+
+enum kind { K_GROUP, K_U16, K_U32, K_U64, K_BOOL, K_STR, K_LEVEL, K_KINDS };
+
+/* Extra checks on string values (all must also be valid UTF-8). */
+enum check { C_NONE, C_NONEMPTY, C_ADDR, C_WSURL, C_HEADER, C_PUBKEY };
+
+struct setting {
+	const char *name;
+	unsigned char kind;
+	unsigned char check;
+	bool reload; /* SIGHUP applies it */
+	size_t off;
+	uint64_t min, max;
+};
+
+#define OFF(f) offsetof(tern_config, f)
+#define GROUP(n) { n, K_GROUP, C_NONE, true, 0, 0, 0 }
+#define INT(n, k, f, lo, hi, r) { n, k, C_NONE, r, OFF(f), lo, hi }
+#define BOOL(n, f, r) { n, K_BOOL, C_NONE, r, OFF(f), 0, 1 }
+#define STR(n, f, c, r) { n, K_STR, c, r, OFF(f), 0, 0 }
+#define KIB ((uint64_t)1 << 10)
+#define MIB ((uint64_t)1 << 20)
+#define GIB ((uint64_t)1 << 30)
+
+static const struct setting settings[] = {
+	GROUP("relay"),
+	STR("relay.bind", relay.bind, C_ADDR, false),
+	INT("relay.port", K_U16, relay.port, 1, 65535, false),
+	INT("relay.io_threads", K_U32, relay.io_threads, 0, 1024, false),
+	STR("relay.service_url", relay.service_url, C_WSURL, false),
+	STR("relay.trusted_proxy_header", relay.trusted_proxy_header,
+	    C_HEADER, false),
+	{ "relay.log_level", K_LEVEL, C_NONE, true, OFF(relay.log_level),
+	  TERN_LOG_ERROR, TERN_LOG_DEBUG },
+	INT("relay.shutdown_grace", K_U32, relay.shutdown_grace, 0, 3600, true),
+
+	GROUP("relay.info"),
+	STR("relay.info.name", relay.info.name, C_NONE, true),
+	STR("relay.info.description", relay.info.description, C_NONE, true),
+	STR("relay.info.pubkey", relay.info.pubkey, C_PUBKEY, true),
+	STR("relay.info.contact", relay.info.contact, C_NONE, true),
+	STR("relay.info.icon", relay.info.icon, C_NONE, true),
+	STR("relay.info.banner", relay.info.banner, C_NONE, true),
+	STR("relay.info.privacy_policy", relay.info.privacy_policy, C_NONE,
+	    true),
+	STR("relay.info.terms_of_service", relay.info.terms_of_service,
+	    C_NONE, true),
+	STR("relay.info.posting_policy", relay.info.posting_policy, C_NONE,
+	    true),
+
+	GROUP("relay.limits"),
+	INT("relay.limits.max_message_length", K_U32,
+	    relay.limits.max_message_length, KIB, 256 * MIB, true),
+	INT("relay.limits.max_subscriptions", K_U32,
+	    relay.limits.max_subscriptions, 1, 65536, true),
+	INT("relay.limits.max_filters", K_U32, relay.limits.max_filters, 1,
+	    1024, true),
+	INT("relay.limits.max_limit", K_U32, relay.limits.max_limit, 1,
+	    1000000, true),
+	INT("relay.limits.default_limit", K_U32, relay.limits.default_limit,
+	    1, 1000000, true),
+	INT("relay.limits.max_subid_length", K_U32,
+	    relay.limits.max_subid_length, 1, 1024, true),
+	INT("relay.limits.max_event_tags", K_U32, relay.limits.max_event_tags,
+	    1, 1000000, true),
+	INT("relay.limits.max_content_length", K_U32,
+	    relay.limits.max_content_length, 0, 256 * MIB, true),
+	INT("relay.limits.max_output_queue", K_U64,
+	    relay.limits.max_output_queue, 64 * KIB, 16 * GIB, true),
+	INT("relay.limits.min_pow_difficulty", K_U32,
+	    relay.limits.min_pow_difficulty, 0, 256, true),
+	INT("relay.limits.created_at_lower_limit", K_U64,
+	    relay.limits.created_at_lower_limit, 0, UINT32_MAX, true),
+	INT("relay.limits.created_at_upper_limit", K_U64,
+	    relay.limits.created_at_upper_limit, 0, UINT32_MAX, true),
+	BOOL("relay.limits.auth_required", relay.limits.auth_required, true),
+	INT("relay.limits.max_connections_per_ip", K_U32,
+	    relay.limits.max_connections_per_ip, 0, 1000000, true),
+
+	GROUP("relay.auth"),
+	{ "relay.auth.restricted_kinds", K_KINDS, C_NONE, true,
+	  OFF(relay.auth.restricted_kinds), 0, 65535 },
+
+	GROUP("relay.websocket"),
+	INT("relay.websocket.ping_interval", K_U32,
+	    relay.websocket.ping_interval, 0, 86400, false),
+	INT("relay.websocket.ping_timeout", K_U32,
+	    relay.websocket.ping_timeout, 1, 86400, false),
+	BOOL("relay.websocket.compression", relay.websocket.compression,
+	     false),
+	BOOL("relay.websocket.compression_context_takeover",
+	     relay.websocket.compression_context_takeover, false),
+	INT("relay.websocket.max_window_bits", K_U32,
+	    relay.websocket.max_window_bits, 9, 15, false),
+
+	GROUP("store"),
+	STR("store.dir", store.dir, C_NONEMPTY, false),
+	INT("store.map_size", K_U64, store.map_size, MIB, (uint64_t)1 << 44,
+	    false),
+	INT("store.batch_max", K_U32, store.batch_max, 1, 1000000, false),
+	INT("store.queue_max", K_U32, store.queue_max, 1, 16 * MIB, false),
+	INT("store.purge_interval", K_U32, store.purge_interval, 0, 604800,
+	    false),
+	BOOL("store.no_sync", store.no_sync, false),
+};
+
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const uint32_t default_kinds[] = { 4, 1059 };
+
+static const struct setting *find_setting(const char *name, size_t *idx)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (!strcmp(settings[i].name, name)) {
+			*idx = i;
+			return &settings[i];
+		}
+	return NULL;
+}
+
+static void *field(const tern_config *c, const struct setting *s)
+{
+	return (char *)c + s->off;
+}
+
+static uint64_t get_int(const tern_config *c, const struct setting *s)
+{
+	const void *p = field(c, s);
+
+	switch (s->kind) {
+	case K_U16: return *(const uint16_t *)p;
+	case K_U32: return *(const uint32_t *)p;
+	case K_U64: return *(const uint64_t *)p;
+	case K_BOOL: return *(const bool *)p;
+	case K_LEVEL: return (uint64_t)*(const tern_log_level *)p;
+	default: return 0;
+	}
+}
+
+static void set_int(tern_config *c, const struct setting *s, uint64_t v)
+{
+	void *p = field(c, s);
+
+	switch (s->kind) {
+	case K_U16: *(uint16_t *)p = (uint16_t)v; break;
+	case K_U32: *(uint32_t *)p = (uint32_t)v; break;
+	case K_U64: *(uint64_t *)p = v; break;
+	case K_BOOL: *(bool *)p = v != 0; break;
+	case K_LEVEL: *(tern_log_level *)p = (tern_log_level)v; break;
+	default: break;
+	}
+}
+
+static const char *get_str(const tern_config *c, const struct setting *s)
+{
+	return *(const char *const *)field(c, s);
+}
+
+/* ---- defaults, ownership ------------------------------------------------ */
+
+void tern_config_defaults(tern_config *c)
+{
+	memset(c, 0, sizeof *c);
+	tern_config_relay *r = &c->relay;
+
+	r->bind = "127.0.0.1";
+	r->port = 7777;
+	r->io_threads = 0;
+	r->service_url = "";
+	r->trusted_proxy_header = "";
+	r->log_level = TERN_LOG_INFO;
+	r->shutdown_grace = 10;
+
+	r->info.name = "tern";
+	r->info.description = "";
+	r->info.pubkey = "";
+	r->info.contact = "";
+	r->info.icon = "";
+	r->info.banner = "";
+	r->info.privacy_policy = "";
+	r->info.terms_of_service = "";
+	r->info.posting_policy = "";
+
+	r->limits.max_message_length = 131072;
+	r->limits.max_subscriptions = 64;
+	r->limits.max_filters = 20;
+	r->limits.max_limit = 500;
+	r->limits.default_limit = 500;
+	r->limits.max_subid_length = 64;
+	r->limits.max_event_tags = 2000;
+	r->limits.max_content_length = 65536;
+	r->limits.max_output_queue = 4 * MIB;
+	r->limits.min_pow_difficulty = 0;
+	r->limits.created_at_lower_limit = 0;
+	r->limits.created_at_upper_limit = 900;
+	r->limits.auth_required = false;
+	r->limits.max_connections_per_ip = 0;
+
+	r->auth.restricted_kinds = default_kinds;
+	r->auth.n_restricted_kinds = sizeof default_kinds / sizeof default_kinds[0];
+
+	r->websocket.ping_interval = 30;
+	r->websocket.ping_timeout = 60;
+	r->websocket.compression = true;
+	r->websocket.compression_context_takeover = false;
+	r->websocket.max_window_bits = 15;
+
+	tern_store_options_defaults(&c->store);
+	c->store.dir = "./tern-db";
+	c->owned_ = NULL;
+}
+
+static void free_list(struct tern__config_owned *o)
+{
+	while (o) {
+		struct tern__config_owned *next = o->next;
+		free(o);
+		o = next;
+	}
+}
+
+void tern_config_free(tern_config *c)
+{
+	if (!c)
+		return;
+	free_list(c->owned_);
+	tern_config_defaults(c);
+}
+
+static void *own(struct tern__config_owned **list, size_t n)
+{
+	struct tern__config_owned *o = malloc(sizeof *o + n);
+
+	if (!o)
+		return NULL;
+	o->next = *list;
+	*list = o;
+	return o->data;
+}
+
+static bool referenced(const tern_config *c, const void *p)
+{
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+
+		if ((s->kind == K_STR && (const void *)get_str(c, s) == p) ||
+		    (s->kind == K_KINDS &&
+		     (const void *)c->relay.auth.restricted_kinds == p))
+			return true;
+	}
+	return false;
+}
+
+/* Frees the owned blocks no field points at any more (replaced values). */
+static void collect(tern_config *c)
+{
+	struct tern__config_owned **pp = &c->owned_;
+
+	while (*pp) {
+		struct tern__config_owned *o = *pp;
+
+		if (referenced(c, o->data)) {
+			pp = &o->next;
+		} else {
+			*pp = o->next;
+			free(o);
+		}
+	}
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+/* A bounded string builder: appends what fits, always NUL-terminated. */
+struct sbuf {
+	char *p;
+	size_t cap, len; /* len may exceed cap - 1: what was wanted */
+};
+
+static void sb_vadd(struct sbuf *b, const char *fmt, va_list ap)
+{
+	size_t room = b->len < b->cap ? b->cap - b->len : 0;
+	int n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
+
+	if (n > 0)
+		b->len += (size_t)n;
+}
+
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sb_vadd(b, fmt, ap);
+	va_end(ap);
+}
+
+/* Appends s quoted, escaping quotes, backslashes and control bytes; at
+ * most max input bytes, then "...". */
+static void sb_quote(struct sbuf *b, const char *s, size_t max)
+{
+	size_t i;
+
+	sb_add(b, "\"");
+	for (i = 0; s[i] && i < max; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\')
+			sb_add(b, "\\%c", ch);
+		else if (ch == '\n')
+			sb_add(b, "\\n");
+		else if (ch == '\t')
+			sb_add(b, "\\t");
+		else if (ch < 0x20 || ch == 0x7f)
+			sb_add(b, "\\x%02x", ch);
+		else
+			sb_add(b, "%c", ch);
+	}
+	sb_add(b, s[i] ? "\"..." : "\"");
+}
+
+struct ld {
+	tern_config tmp;                   /* the working copy */
+	struct tern__config_owned *fresh;  /* what this load allocated */
+	const char *name;                  /* file name for messages */
+	unsigned line_of[NSETTINGS];       /* where the text set each one */
+	struct sbuf err;
+};
+
+/* Formats "NAME:LINE: " (or "NAME: ", or nothing without a name) and the
+ * message into the error buffer; returns rc. */
+static int fail(struct sbuf *e, const char *name, unsigned line, int rc,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int fail(struct sbuf *e, const char *name, unsigned line, int rc,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	e->len = 0;
+	if (e->cap)
+		e->p[0] = '\0';
+	if (name && line)
+		sb_add(e, "%s:%u: ", name, line);
+	else if (name)
+		sb_add(e, "%s: ", name);
+	va_start(ap, fmt);
+	sb_vadd(e, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static const char *type_noun(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP: return "group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: return "integer";
+	case CONFIG_TYPE_FLOAT: return "float";
+	case CONFIG_TYPE_STRING: return "string";
+	case CONFIG_TYPE_BOOL: return "boolean";
+	case CONFIG_TYPE_ARRAY: return "array";
+	case CONFIG_TYPE_LIST: return "list";
+	default: return "value";
+	}
+}
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP: return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a float";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "a boolean";
+	case CONFIG_TYPE_ARRAY: return "an array";
+	case CONFIG_TYPE_LIST: return "a list";
+	default: return "a value";
+	}
+}
+
+/* ---- value checks shared by the loader and tern_config_validate() ------ */
+
+static bool utf8_valid(const unsigned char *s)
+{
+	while (*s) {
+		unsigned char c = *s;
+		uint32_t cp;
+		int n;
+
+		if (c < 0x80) {
+			s++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 1, cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2, cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3, cp = c & 0x07;
+		} else {
+			return false;
+		}
+		for (int i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		s += n + 1;
+	}
+	return true;
+}
+
+static bool is_tchar(unsigned char ch)
+{
+	/* RFC 9110 token characters */
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= 'A' && ch <= 'Z') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* A ws:// or wss:// URL with a host and no whitespace or control bytes. */
+static bool ws_url_ok(const char *s)
+{
+	size_t skip;
+
+	if (!strncmp(s, "ws://", 5))
+		skip = 5;
+	else if (!strncmp(s, "wss://", 6))
+		skip = 6;
+	else
+		return false;
+	if (!s[skip] || s[skip] == '/' || s[skip] == ':' || s[skip] == '?' ||
+	    s[skip] == '#')
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Checks a string value; on failure writes "SETTING: ..." after the
+ * location the caller already put in e. */
+static bool check_string(struct sbuf *e, const struct setting *s,
+			 const char *v)
+{
+	if (!v) {
+		sb_add(e, "%s: is not set", s->name);
+		return false;
+	}
+	if (!utf8_valid((const unsigned char *)v)) {
+		sb_add(e, "%s: not valid UTF-8", s->name);
+		return false;
+	}
+	switch (s->check) {
+	case C_NONEMPTY:
+		if (*v)
+			return true;
+		sb_add(e, "%s: must not be empty", s->name);
+		return false;
+	case C_ADDR: {
+		unsigned char buf[sizeof(struct in6_addr)];
+
+		if (inet_pton(AF_INET, v, buf) == 1 ||
+		    inet_pton(AF_INET6, v, buf) == 1)
+			return true;
+		sb_add(e, "%s: ", s->name);
+		sb_quote(e, v, 64);
+		sb_add(e, " is not a numeric IPv4 or IPv6 address");
+		return false;
+	}
+	case C_WSURL:
+		if (!*v || ws_url_ok(v))
+			return true;
+		sb_add(e, "%s: ", s->name);
+		sb_quote(e, v, 64);
+		sb_add(e, " is not a ws:// or wss:// URL (or \"\")");
+		return false;
+	case C_HEADER: {
+		size_t n = strlen(v);
+		bool ok = n <= 64;
+
+		for (size_t i = 0; ok && i < n; i++)
+			ok = is_tchar((unsigned char)v[i]);
+		if (ok)
+			return true;
+		sb_add(e, "%s: ", s->name);
+		sb_quote(e, v, 64);
+		sb_add(e, " is not an HTTP header name (or \"\")");
+		return false;
+	}
+	case C_PUBKEY: {
+		size_t n = strlen(v);
+		bool ok = n == 0 || n == 64;
+
+		for (size_t i = 0; ok && i < n; i++)
+			ok = (v[i] >= '0' && v[i] <= '9') ||
+			     (v[i] >= 'a' && v[i] <= 'f');
+		if (ok)
+			return true;
+		sb_add(e, "%s: must be 64 lowercase hex characters (or \"\")",
+		       s->name);
+		return false;
+	}
+	default:
+		return true;
+	}
+}
+
+static void range_msg(struct sbuf *e, const char *what, long long v,
+		      const struct setting *s)
+{
+	sb_add(e, "%s: %lld is out of range %llu..%llu", what, v,
+	       (unsigned long long)s->min, (unsigned long long)s->max);
+}
+
+/*
+ * Checks between settings. line_of (may be NULL) says where the text set
+ * each one: a load reports a contradiction only when the text set one of
+ * the two settings, at the later of their lines.
+ */
+static int cross_check(const tern_config *c, const unsigned *line_of,
+		       struct sbuf *e, const char *name)
+{
+	/* hi must be at least lo */
+	static const struct {
+		const char *lo, *hi;
+	} pairs[] = {
+		{ "relay.websocket.ping_interval", "relay.websocket.ping_timeout" },
+		{ "relay.limits.max_message_length",
+		  "relay.limits.max_output_queue" },
+	};
+
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		size_t ilo = 0, ihi = 0;
+		const struct setting *lo = find_setting(pairs[i].lo, &ilo);
+		const struct setting *hi = find_setting(pairs[i].hi, &ihi);
+		uint64_t vlo = get_int(c, lo), vhi = get_int(c, hi);
+		unsigned line = 0;
+
+		if (line_of) {
+			line = line_of[ilo] > line_of[ihi] ? line_of[ilo]
+							   : line_of[ihi];
+			if (!line)
+				continue;
+		}
+		/* a ping interval of 0 disables pings: nothing to compare */
+		if (vhi >= vlo || (i == 0 && vlo == 0))
+			continue;
+		return fail(e, name, line, TERN_EINVAL,
+			    "%s (%llu) must be at least %s (%llu)", hi->name,
+			    (unsigned long long)vhi, lo->name,
+			    (unsigned long long)vlo);
+	}
+	return 0;
+}
+
+int tern_config_validate(const tern_config *c, char *err, size_t errcap)
+{
+	struct sbuf e = { err, errcap, 0 };
+
+	if (errcap)
+		err[0] = '\0';
+	if (!c)
+		return fail(&e, NULL, 0, TERN_EINVAL, "no configuration");
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		uint64_t v;
+
+		switch (s->kind) {
+		case K_GROUP:
+			break;
+		case K_STR:
+			if (!check_string(&e, s, get_str(c, s)))
+				return TERN_EINVAL;
+			break;
+		case K_KINDS: {
+			const uint32_t *k = c->relay.auth.restricted_kinds;
+			size_t n = c->relay.auth.n_restricted_kinds;
+
+			if (n > TERN_CONFIG_MAX_KINDS)
+				return fail(&e, NULL, 0, TERN_EINVAL,
+					    "%s: %zu kinds (at most %d)",
+					    s->name, n, TERN_CONFIG_MAX_KINDS);
+			if (n && !k)
+				return fail(&e, NULL, 0, TERN_EINVAL,
+					    "%s: %zu kinds but no array",
+					    s->name, n);
+			for (size_t j = 0; j < n; j++)
+				if (k[j] > s->max) {
+					fail(&e, NULL, 0, TERN_EINVAL, "%s", "");
+					char what[64];
+					snprintf(what, sizeof what, "%s[%zu]",
+						 s->name, j);
+					range_msg(&e, what, k[j], s);
+					return TERN_EINVAL;
+				}
+			break;
+		}
+		default:
+			v = get_int(c, s);
+			if (v < s->min || v > s->max) {
+				if (s->kind == K_LEVEL)
+					return fail(&e, NULL, 0, TERN_EINVAL,
+						    "%s: unknown log level %llu",
+						    s->name,
+						    (unsigned long long)v);
+				range_msg(&e, s->name, (long long)v, s);
+				return TERN_EINVAL;
+			}
+		}
+	}
+	return cross_check(c, NULL, &e, NULL);
+}
+
+/* ---- prescan: literal checks, 64-bit rewriting ------------------------- */
+
+static bool is_name_start(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       ch == '*';
+}
+
+static bool is_name_char(char ch)
+{
+	return is_name_start(ch) || (ch >= '0' && ch <= '9') || ch == '-' ||
+	       ch == '_';
+}
+
+static bool is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static int hexval(char ch)
+{
+	if (is_digit(ch))
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Classifies the number-like token t[0..n). Returns 1 when it is an
+ * integer literal (decimal with optional sign, or unsigned hex, with an
+ * optional L/LL suffix) that libconfig would misread unless suffixed
+ * (plain, beyond 32 bits), 0 when it may pass unchanged (including
+ * anything that is not an integer literal: floats, garbage for libconfig
+ * to refuse), -1 when it lies outside the signed 64-bit range.
+ */
+static int classify_number(const char *t, size_t n)
+{
+	size_t i = 0, digits = 0;
+	bool neg = false, hex = false, overflow = false;
+	uint64_t mag = 0, base = 10;
+
+	if (t[0] == '+' || t[0] == '-')
+		neg = t[i++] == '-';
+	if (i + 1 < n && t[i] == '0' && (t[i + 1] == 'x' || t[i + 1] == 'X')) {
+		if (i)
+			return 0; /* signed hex: libconfig refuses it */
+		hex = true;
+		base = 16;
+		i += 2;
+	}
+	for (; i < n; i++, digits++) {
+		int d = hex ? hexval(t[i]) : (is_digit(t[i]) ? t[i] - '0' : -1);
+
+		if (d < 0)
+			break;
+		if (mag > (UINT64_MAX - (uint64_t)d) / base)
+			overflow = true;
+		else
+			mag = mag * base + (uint64_t)d;
+	}
+	if (!digits)
+		return 0;
+	size_t suffix = n - i;
+	if (!(suffix == 0 || (suffix == 1 && t[i] == 'L') ||
+	      (suffix == 2 && t[i] == 'L' && t[i + 1] == 'L')))
+		return 0;
+	if (overflow || mag > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+		return -1;
+	return suffix == 0 && mag > (uint64_t)INT32_MAX;
+}
+
+/*
+ * Copies text to a new buffer (*out, caller frees), appending "L" to the
+ * integer literals libconfig would truncate; refuses @include, integer
+ * literals beyond 64 bits, nesting deeper than MAX_DEPTH, and the syntax
+ * errors on which libconfig 1.5 leaks memory:
+ *  - an unterminated string;
+ *  - a string where the grammar allows none (the parser drops the string
+ *    token it cannot shift without freeing it). A string may only start a
+ *    value - after '=' or ':' in a group, after '[', '(' or ',' inside an
+ *    array or list - or continue the string before it ("a" "b").
+ */
+#define MAX_DEPTH 64
+
+static int prescan(const char *text, size_t len, char **out, struct sbuf *e,
+		   const char *name)
+{
+	/* every rewritten literal has >= 10 characters and gains one; a
+	   final newline and the NUL may follow */
+	char *o = malloc(len + len / 10 + 3);
+	char stack[MAX_DEPTH]; /* open brackets */
+	size_t i = 0, k = 0, depth = 0;
+	unsigned line = 1;
+	bool in_line_comment = false;
+	char prev = 0; /* last token: 's'tring, 'n'ame, 'i'nteger or itself */
+	int rc;
+
+	if (!o)
+		return fail(e, name, 0, TERN_ENOMEM, "out of memory");
+	while (i < len) {
+		char ch = text[i];
+		size_t start = i;
+
+		if (ch == '"') {
+			char ctx = depth ? stack[depth - 1] : '{';
+			bool ok = prev == 's' ||
+				  (ctx == '{' ? prev == '=' || prev == ':'
+					      : prev == ctx || prev == ',');
+
+			if (!ok) {
+				rc = fail(e, name, line, TERN_EPARSE,
+					  "syntax error");
+				goto err;
+			}
+			for (i++; i < len && text[i] != '"'; i++)
+				if (text[i] == '\\' && i + 1 < len)
+					i++;
+			if (i >= len) {
+				rc = fail(e, name, line, TERN_EPARSE,
+					  "unterminated string");
+				goto err;
+			}
+			i++;
+			prev = 's';
+		} else if (ch == '#' || (ch == '/' && text[i + 1] == '/')) {
+			while (i < len && text[i] != '\n')
+				i++;
+			in_line_comment = i == len;
+		} else if (ch == '/' && text[i + 1] == '*') {
+			const char *end = strstr(text + i + 2, "*/");
+
+			i = end ? (size_t)(end - text) + 2 : len;
+		} else if (ch == '@' && !strncmp(text + i + 1, "include", 7)) {
+			rc = fail(e, name, line, TERN_EPARSE,
+				  "@include is not supported");
+			goto err;
+		} else if (is_name_start(ch)) {
+			while (i < len && is_name_char(text[i]))
+				i++;
+			prev = 'n';
+		} else if (is_digit(ch) ||
+			   ((ch == '+' || ch == '-') && is_digit(text[i + 1]))) {
+			bool hexlit = ch == '0' &&
+				      (text[i + 1] == 'x' || text[i + 1] == 'X');
+
+			for (i++; i < len; i++) {
+				char d = text[i];
+
+				if (!(is_digit(d) || is_name_start(d) || d == '.' ||
+				      ((d == '+' || d == '-') && !hexlit &&
+				       (text[i - 1] == 'e' || text[i - 1] == 'E'))))
+					break;
+			}
+			int r = classify_number(text + start, i - start);
+			if (r < 0) {
+				rc = fail(e, name, line, TERN_EPARSE,
+					  "integer %.*s is out of range",
+					  (int)(i - start > 40 ? 40 : i - start),
+					  text + start);
+				goto err;
+			}
+			memcpy(o + k, text + start, i - start);
+			k += i - start;
+			if (r)
+				o[k++] = 'L';
+			prev = 'i';
+			continue;
+		} else {
+			i++;
+			if (ch == '{' || ch == '[' || ch == '(') {
+				if (depth == MAX_DEPTH) {
+					rc = fail(e, name, line, TERN_EPARSE,
+						  "nested deeper than %d",
+						  MAX_DEPTH);
+					goto err;
+				}
+				stack[depth++] = ch;
+			} else if ((ch == '}' || ch == ']' || ch == ')') && depth) {
+				depth--;
+			}
+			if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r' &&
+			    ch != '\f' && ch != '\v')
+				prev = ch;
+		}
+		for (size_t j = start; j < i; j++)
+			line += text[j] == '\n';
+		memcpy(o + k, text + start, i - start);
+		k += i - start;
+	}
+	/* libconfig 1.5 refuses a # or // comment that ends the text without
+	   a newline: end it for it */
+	if (in_line_comment)
+		o[k++] = '\n';
+	o[k] = '\0';
+	*out = o;
+	return 0;
+err:
+	free(o);
+	return rc;
+}
+
+/* ---- the loader ----------------------------------------------------------- */
+
+static int load_int(struct ld *l, const struct setting *s,
+		    const config_setting_t *v, unsigned line)
+{
+	int type = config_setting_type(v);
+
+	if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+		return fail(&l->err, l->name, line, TERN_EINVAL,
+			    "%s: expected an integer in %llu..%llu, got %s",
+			    s->name, (unsigned long long)s->min,
+			    (unsigned long long)s->max, type_name(type));
+	long long x = config_setting_get_int64(v);
+	if (x < 0 || (uint64_t)x < s->min || (uint64_t)x > s->max) {
+		fail(&l->err, l->name, line, TERN_EINVAL, "%s", "");
+		range_msg(&l->err, s->name, x, s);
+		return TERN_EINVAL;
+	}
+	set_int(&l->tmp, s, (uint64_t)x);
+	return 0;
+}
+
+static int load_kinds(struct ld *l, const struct setting *s,
+		      const config_setting_t *v, unsigned line)
+{
+	int type = config_setting_type(v);
+	int n = config_setting_length(v);
+	int et = n > 0 ? config_setting_type(config_setting_get_elem(v, 0))
+		       : CONFIG_TYPE_INT;
+
+	if (type != CONFIG_TYPE_ARRAY ||
+	    (et != CONFIG_TYPE_INT && et != CONFIG_TYPE_INT64))
+		return fail(&l->err, l->name, line, TERN_EINVAL,
+			    "%s: expected an array of integers in %llu..%llu "
+			    "like [4, 1059], got %s%s%s",
+			    s->name, (unsigned long long)s->min,
+			    (unsigned long long)s->max, type_name(type),
+			    type == CONFIG_TYPE_ARRAY ? " of " : "",
+			    type == CONFIG_TYPE_ARRAY ? type_noun(et) : "");
+	if (n > TERN_CONFIG_MAX_KINDS)
+		return fail(&l->err, l->name, line, TERN_EINVAL,
+			    "%s: %d kinds (at most %d)", s->name, n,
+			    TERN_CONFIG_MAX_KINDS);
+	uint32_t *k = NULL;
+	if (n > 0) {
+		k = own(&l->fresh, (size_t)n * sizeof *k);
+		if (!k)
+			return fail(&l->err, l->name, 0, TERN_ENOMEM,
+				    "out of memory");
+	}
+	for (int i = 0; i < n; i++) {
+		long long x = config_setting_get_int64_elem(v, i);
+
+		if (x < 0 || (uint64_t)x > s->max) {
+			char what[64];
+
+			snprintf(what, sizeof what, "%s[%d]", s->name, i);
+			fail(&l->err, l->name, line, TERN_EINVAL, "%s", "");
+			range_msg(&l->err, what, x, s);
+			return TERN_EINVAL;
+		}
+		k[i] = (uint32_t)x;
+	}
+	l->tmp.relay.auth.restricted_kinds = k;
+	l->tmp.relay.auth.n_restricted_kinds = (size_t)n;
+	return 0;
+}
+
+static int load_value(struct ld *l, const struct setting *s,
+		      const config_setting_t *v, unsigned line)
+{
+	int type = config_setting_type(v);
+
+	switch (s->kind) {
+	case K_U16:
+	case K_U32:
+	case K_U64:
+		return load_int(l, s, v, line);
+	case K_BOOL:
+		if (type != CONFIG_TYPE_BOOL)
+			return fail(&l->err, l->name, line, TERN_EINVAL,
+				    "%s: expected true or false, got %s",
+				    s->name, type_name(type));
+		set_int(&l->tmp, s, config_setting_get_bool(v) != 0);
+		return 0;
+	case K_LEVEL: {
+		tern_log_level lv;
+		const char *str = type == CONFIG_TYPE_STRING
+					  ? config_setting_get_string(v) : NULL;
+
+		if (str && tern_log_level_parse(str, &lv) == 0) {
+			set_int(&l->tmp, s, (uint64_t)lv);
+			return 0;
+		}
+		fail(&l->err, l->name, line, TERN_EINVAL,
+		     "%s: expected \"error\", \"warn\", \"info\" or \"debug\", "
+		     "got ", s->name);
+		if (str)
+			sb_quote(&l->err, str, 64);
+		else
+			sb_add(&l->err, "%s", type_name(type));
+		return TERN_EINVAL;
+	}
+	case K_STR: {
+		if (type != CONFIG_TYPE_STRING)
+			return fail(&l->err, l->name, line, TERN_EINVAL,
+				    "%s: expected a string, got %s", s->name,
+				    type_name(type));
+		const char *str = config_setting_get_string(v);
+		fail(&l->err, l->name, line, 0, "%s", "");
+		if (!check_string(&l->err, s, str))
+			return TERN_EINVAL;
+		size_t n = strlen(str) + 1;
+		char *copy = own(&l->fresh, n);
+		if (!copy)
+			return fail(&l->err, l->name, 0, TERN_ENOMEM,
+				    "out of memory");
+		memcpy(copy, str, n);
+		*(const char **)field(&l->tmp, s) = copy;
+		return 0;
+	}
+	case K_KINDS:
+		return load_kinds(l, s, v, line);
+	default:
+		return TERN_EINVAL;
+	}
+}
+
+static int load_group(struct ld *l, const config_setting_t *g,
+		      const char *prefix)
+{
+	int n = config_setting_length(g);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *v = config_setting_get_elem(g, i);
+		const char *nm = v ? config_setting_name(v) : NULL;
+		unsigned line = v ? config_setting_source_line(v) : 0;
+		char path[128];
+		size_t idx;
+		int rc;
+
+		if (!nm)
+			return fail(&l->err, l->name, line, TERN_EINVAL,
+				    "unnamed setting");
+		int w = snprintf(path, sizeof path, "%s%s%s", prefix,
+				 *prefix ? "." : "", nm);
+		const struct setting *s = w > 0 && (size_t)w < sizeof path
+						  ? find_setting(path, &idx)
+						  : NULL;
+		if (!s)
+			return fail(&l->err, l->name, line, TERN_EINVAL,
+				    "unknown setting %s%s%.100s", prefix,
+				    *prefix ? "." : "", nm);
+		if (s->kind == K_GROUP) {
+			if (config_setting_type(v) != CONFIG_TYPE_GROUP)
+				return fail(&l->err, l->name, line, TERN_EINVAL,
+					    "%s: expected a group { ... }, got %s",
+					    s->name,
+					    type_name(config_setting_type(v)));
+			rc = load_group(l, v, s->name);
+		} else {
+			rc = load_value(l, s, v, line);
+		}
+		if (rc)
+			return rc;
+		l->line_of[idx] = line ? line : 1;
+	}
+	return 0;
+}
+
+int tern_config_load_string(tern_config *c, const char *text,
+			    const char *name, char *err, size_t errcap)
+{
+	struct ld *l;
+	char *buf = NULL;
+	config_t cfg;
+	int rc;
+
+	if (errcap)
+		err[0] = '\0';
+	if (!name)
+		name = "<string>";
+	struct sbuf e = { err, errcap, 0 };
+	if (!c || !text)
+		return fail(&e, name, 0, TERN_EINVAL, "no configuration");
+	size_t len = strnlen(text, TERN_CONFIG_MAX_SIZE + 1);
+	if (len > TERN_CONFIG_MAX_SIZE)
+		return fail(&e, name, 0, TERN_ETOOBIG, "larger than %u bytes",
+			    TERN_CONFIG_MAX_SIZE);
+
+	l = calloc(1, sizeof *l);
+	if (!l)
+		return fail(&e, name, 0, TERN_ENOMEM, "out of memory");
+	l->tmp = *c;
+	l->name = name;
+	l->err = e;
+
+	rc = prescan(text, len, &buf, &l->err, name);
+	if (rc)
+		goto out;
+	config_init(&cfg);
+	if (!config_read_string(&cfg, buf)) {
+		const char *msg = config_error_text(&cfg);
+
+		rc = fail(&l->err, name, (unsigned)config_error_line(&cfg),
+			  TERN_EPARSE, "%s", msg ? msg : "syntax error");
+	} else {
+		rc = load_group(l, config_root_setting(&cfg), "");
+		if (!rc)
+			rc = cross_check(&l->tmp, l->line_of, &l->err, name);
+	}
+	config_destroy(&cfg);
+	if (rc)
+		goto out;
+
+	/* commit: the struct takes the new blocks, drops replaced ones */
+	struct tern__config_owned **tail = &l->fresh;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = c->owned_;
+	l->tmp.owned_ = l->fresh;
+	l->fresh = NULL;
+	*c = l->tmp;
+	collect(c);
+	if (errcap)
+		err[0] = '\0';
+out:
+	free_list(l->fresh);
+	free(l);
+	free(buf);
+	return rc;
+}
+
+int tern_config_load_file(tern_config *c, const char *path, char *err,
+			  size_t errcap)
+{
+	struct sbuf e = { err, errcap, 0 };
+	size_t cap = TERN_CONFIG_MAX_SIZE + 1, len = 0;
+	char *buf;
+	int fd, rc;
+
+	if (errcap)
+		err[0] = '\0';
+	if (!c || !path)
+		return fail(&e, path, 0, TERN_EINVAL, "no configuration");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(&e, path, 0, -errno, "%s", strerror(errno));
+	buf = malloc(cap + 1);
+	if (!buf) {
+		close(fd);
+		return fail(&e, path, 0, TERN_ENOMEM, "out of memory");
+	}
+	while (len < cap) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = fail(&e, path, 0, -errno, "%s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > TERN_CONFIG_MAX_SIZE) {
+		rc = fail(&e, path, 0, TERN_ETOOBIG, "larger than %u bytes",
+			  TERN_CONFIG_MAX_SIZE);
+		goto out;
+	}
+	buf[len] = '\0';
+	const char *nul = memchr(buf, '\0', len);
+	if (nul) {
+		unsigned line = 1;
+
+		for (const char *p = buf; p < nul; p++)
+			line += *p == '\n';
+		rc = fail(&e, path, line, TERN_EPARSE, "NUL byte in the file");
+		goto out;
+	}
+	rc = tern_config_load_string(c, buf, path, err, errcap);
+out:
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+/* ---- diff ------------------------------------------------------------------ */
+
+static bool same(const tern_config *a, const tern_config *b,
+		 const struct setting *s)
+{
+	switch (s->kind) {
+	case K_STR: {
+		const char *x = get_str(a, s), *y = get_str(b, s);
+
+		return x == y || (x && y && !strcmp(x, y));
+	}
+	case K_KINDS: {
+		size_t n = a->relay.auth.n_restricted_kinds;
+
+		return n == b->relay.auth.n_restricted_kinds &&
+		       (!n || !memcmp(a->relay.auth.restricted_kinds,
+				      b->relay.auth.restricted_kinds,
+				      n * sizeof(uint32_t)));
+	}
+	default:
+		return get_int(a, s) == get_int(b, s);
+	}
+}
+
+static void format_value(struct sbuf *b, const tern_config *c,
+			 const struct setting *s)
+{
+	switch (s->kind) {
+	case K_STR: {
+		const char *v = get_str(c, s);
+
+		if (v)
+			sb_quote(b, v, 128);
+		else
+			sb_add(b, "(unset)");
+		break;
+	}
+	case K_KINDS:
+		sb_add(b, "[");
+		for (size_t i = 0; i < c->relay.auth.n_restricted_kinds; i++) {
+			if (i == 16) {
+				sb_add(b, ", ...");
+				break;
+			}
+			sb_add(b, "%s%u", i ? ", " : "",
+			       c->relay.auth.restricted_kinds[i]);
+		}
+		sb_add(b, "]");
+		break;
+	case K_BOOL:
+		sb_add(b, "%s", get_int(c, s) ? "true" : "false");
+		break;
+	case K_LEVEL: {
+		uint64_t v = get_int(c, s);
+
+		if (v <= TERN_LOG_DEBUG)
+			sb_add(b, "\"%s\"", level_names[v]);
+		else
+			sb_add(b, "%llu", (unsigned long long)v);
+		break;
+	}
+	default:
+		sb_add(b, "%llu", (unsigned long long)get_int(c, s));
+	}
+}
+
+size_t tern_config_diff(const tern_config *a, const tern_config *b,
+			char *out, size_t outcap, bool *needs_restart)
+{
+	struct sbuf o = { out, outcap, 0 };
+	bool restart = false, full = false;
+	size_t count = 0;
+
+	if (outcap)
+		out[0] = '\0';
+	for (size_t i = 0; a && b && i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		char one[512];
+		struct sbuf p = { one, sizeof one, 0 };
+
+		if (s->kind == K_GROUP || same(a, b, s))
+			continue;
+		count++;
+		restart |= !s->reload;
+		if (full)
+			continue;
+		sb_add(&p, "%s%s=", o.len ? " " : "", s->name);
+		format_value(&p, b, s);
+		/* keep room for a " ..." after it */
+		if (p.len < sizeof one && o.len + p.len + 4 < outcap) {
+			sb_add(&o, "%s", one);
+		} else {
+			full = true;
+			if (o.len + 4 < outcap)
+				sb_add(&o, "%s...", o.len ? " " : "");
+		}
+	}
+	if (needs_restart)
+		*needs_restart = restart;
+	return count;
+}
