@@ -64,7 +64,7 @@ all: $(BUILD)/tern $(BUILD)/libtern.a $(BUILD)/libtern.so $(BUILD)/tern.pc
 
 help:
 	@echo "make            build build/tern, build/libtern.{a,so}, build/tern.pc"
-	@echo "make run        build and start tern (ARGS='...' adds flags)"
+	@echo "make run        build and start the relay on 127.0.0.1:7777 (ARGS='...' adds flags)"
 	@echo "make test       unit tests (plain and ASan+UBSan), CLI tests, fuzz regressions"
 	@echo "make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 30)"
 	@echo "make bench      micro and end-to-end benchmarks"
@@ -178,9 +178,10 @@ examples: $(EXAMPLE_BINS)
 vectors: $(DEPS_TEST_STAMP)
 	cd tests/vectors && npm install --no-audit --no-fund --silent && node gen-vectors.mjs
 
-# The relay server arrives with `tern serve`; until then `make run` shows the tools.
+# Starts the relay on 127.0.0.1:7777 with the store in ./tern-db;
+# ARGS adds flags, e.g. make run ARGS='--config tern.conf'.
 run: all
-	$(BUILD)/tern --help $(ARGS)
+	$(BUILD)/tern serve $(ARGS)
 
 # ---- install ---------------------------------------------------------------
 install: all

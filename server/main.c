@@ -9,11 +9,14 @@
 
 #include "cli_common.h"
 
+extern const cli_command cmd_serve; /* server/cmd_serve.c */
+
 #ifndef TERN_VERSION
 #define TERN_VERSION "unknown"
 #endif
 
 static const cli_command *const commands[] = {
+	&cmd_serve,
 	&cmd_import, &cmd_export, &cmd_scan, &cmd_count, &cmd_delete,
 	&cmd_stats,
 };

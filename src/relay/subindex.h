@@ -42,8 +42,9 @@
 #include <tern/filter.h>
 #include <tern/types.h>
 
-/* Longest subscription id, in bytes (NIP-01 asks relays to accept 64). */
-#define TERN__SUBINDEX_ID_MAX 64
+/* Longest subscription id, in bytes: NIP-01 asks relays to accept 64
+ * characters, which take up to 256 bytes of UTF-8. */
+#define TERN__SUBINDEX_ID_MAX 256
 
 typedef struct tern__subindex tern__subindex;
 

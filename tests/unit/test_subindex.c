@@ -475,15 +475,15 @@ Test(subindex, churn_gives_memory_back)
 
 Test(subindex, arguments)
 {
-	char id65[66];
+	char idmax[TERN__SUBINDEX_ID_MAX + 2];
 	const tern__subindex_sub *s = NULL;
 
-	memset(id65, 'i', 65);
-	id65[65] = '\0';
+	memset(idmax, 'i', TERN__SUBINDEX_ID_MAX + 1);
+	idmax[TERN__SUBINDEX_ID_MAX + 1] = '\0';
 	cr_expect_eq(tern__subindex_add(ix, NULL, S("a"), NULL, 0, NULL), TERN_EINVAL);
-	cr_expect_eq(tern__subindex_add(ix, OW(0), S(id65), NULL, 0, NULL), TERN_ETOOBIG);
-	id65[64] = '\0';
-	cr_expect_eq(tern__subindex_add(ix, OW(0), S(id65), NULL, 0, &s), 0);
+	cr_expect_eq(tern__subindex_add(ix, OW(0), S(idmax), NULL, 0, NULL), TERN_ETOOBIG);
+	idmax[64] = '\0';
+	cr_expect_eq(tern__subindex_add(ix, OW(0), S(idmax), NULL, 0, &s), 0);
 	cr_assert_not_null(s);
 	cr_expect_eq(s->id.n, 64);
 	cr_expect_eq(s->id.p[64], '\0');

@@ -1,0 +1,294 @@
+/* The relay object: threads, settings, the writer hand-off (relay.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tern/error.h>
+#include <tern/log.h>
+#include <tern/relay.h>
+
+#include "relay/conn.h"
+#include "relay/io.h"
+#include "relay/relay.h"
+
+/* ---- built-in event policy (the first reject-event hooks) ------------- */
+
+static unsigned leading_zero_bits(const uint8_t id[32])
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < 32; i++) {
+		if (id[i] == 0) {
+			n += 8;
+			continue;
+		}
+		n += (unsigned)__builtin_clz(id[i]) - 24;
+		break;
+	}
+	return n;
+}
+
+/* relay.limits: auth_required, created_at window, NIP-13 difficulty. */
+static bool builtin_limits(void *ctx, tern__conn *c, const tern_event *ev,
+			   tern_reason *why)
+{
+	const tern__settings *s;
+	uint64_t now = (uint64_t)time(NULL);
+	unsigned bits;
+
+	if (!c)
+		return false;
+	s = c->io->set;
+	if (s->lim.auth_required && !tern__auth_any(&c->sess.auth)) {
+		tern_reason_set(why, TERN_PREFIX_AUTH_REQUIRED,
+				"this relay requires authentication");
+		return true;
+	}
+	if (s->lim.created_at_lower_limit && ev->created_at < now &&
+	    now - ev->created_at > s->lim.created_at_lower_limit) {
+		tern_reason_set(why, TERN_PREFIX_INVALID,
+				"created_at is too far in the past");
+		return true;
+	}
+	if (s->lim.created_at_upper_limit && ev->created_at > now &&
+	    ev->created_at - now > s->lim.created_at_upper_limit) {
+		tern_reason_set(why, TERN_PREFIX_INVALID,
+				"created_at is too far in the future");
+		return true;
+	}
+	if (s->lim.min_pow_difficulty &&
+	    (bits = leading_zero_bits(ev->id)) < s->lim.min_pow_difficulty) {
+		tern_reason_set(why, TERN_PREFIX_POW,
+				"difficulty %u is less than %u", bits,
+				s->lim.min_pow_difficulty);
+		return true;
+	}
+	return false;
+}
+
+/* NIP-70: a protected event only from a connection authed as its author. */
+static bool builtin_protected(void *ctx, tern__conn *c, const tern_event *ev,
+			      tern_reason *why)
+{
+	if (!c || !tern_event_is_protected(ev) ||
+	    tern__auth_has(&c->sess.auth, ev->pubkey))
+		return false;
+	tern_reason_set(why, TERN_PREFIX_AUTH_REQUIRED,
+			"this event may only be published by its author");
+	return true;
+}
+
+static const char builtin_owner[] = "tern";
+
+/* ---- writer hand-off -------------------------------------------------- */
+
+void tern__relay_broadcast(tern_relay *r, tern__rbuf *json)
+{
+	for (unsigned i = 0; i < r->nio; i++) {
+		tern__rbuf_ref(json);
+		if (!tern__io_post(r->io[i], TERN__IO_FANOUT, json))
+			tern__rbuf_unref(json);
+	}
+}
+
+void tern__relay_write_cb(void *ctx, const tern_write_result *res)
+{
+	tern__pending *p = ctx;
+	tern_relay *r = p->io->r;
+
+	p->status = res->status;
+	p->reason = res->reason;
+	/* The answer first, then the live copies. */
+	if (res->status == TERN_WRITE_STORED) {
+		atomic_fetch_add(&r->n_events_stored, 1);
+		tern__relay_broadcast(r, p->json);
+	}
+	if (!tern__io_post(p->io, TERN__IO_RESULT, p)) {
+		/* The thread has ended: its connections are gone. */
+		tern__rbuf_unref(p->json);
+		free(p);
+	}
+}
+
+/* ---- public API ------------------------------------------------------- */
+
+int tern_relay_new(tern_relay **out, const tern_config *cfg, char *err,
+		   size_t errcap)
+{
+	tern_relay *r;
+	char dummy[1];
+	long cores;
+	int rc;
+
+	*out = NULL;
+	if (!err || !errcap) {
+		err = dummy;
+		errcap = sizeof dummy;
+	}
+	err[0] = '\0';
+	rc = tern_config_validate(cfg, err, errcap);
+	if (rc)
+		return rc;
+	r = calloc(1, sizeof *r);
+	if (!r)
+		return TERN_ENOMEM;
+	pthread_mutex_init(&r->mu, NULL);
+	snprintf(r->bind, sizeof r->bind, "%s", cfg->relay.bind);
+	r->port = cfg->relay.port;
+	r->shutdown_grace = cfg->relay.shutdown_grace;
+	tern_log_set_level(cfg->relay.log_level);
+	rc = tern__settings_new(&r->set, cfg);
+	if (rc)
+		goto fail;
+	rc = TERN_ENOMEM;
+	if (tern__hooks_add(&r->hooks.reject_event, builtin_owner,
+			    (void (*)(void))builtin_limits, r) ||
+	    tern__hooks_add(&r->hooks.reject_event, builtin_owner,
+			    (void (*)(void))builtin_protected, r))
+		goto fail;
+	rc = tern_store_open(&r->store, &cfg->store, err, errcap);
+	if (rc)
+		goto fail;
+	r->nio = cfg->relay.io_threads;
+	if (r->nio == 0) {
+		cores = sysconf(_SC_NPROCESSORS_ONLN);
+		r->nio = cores > 0 ? (unsigned)cores : 1;
+	}
+	r->io = calloc(r->nio, sizeof *r->io);
+	if (!r->io) {
+		rc = TERN_ENOMEM;
+		goto fail;
+	}
+	for (unsigned i = 0; i < r->nio; i++) {
+		rc = tern__io_new(&r->io[i], r, i, err, errcap);
+		if (rc)
+			goto fail;
+	}
+	*out = r;
+	return 0;
+fail:
+	if (rc == TERN_ENOMEM && !err[0])
+		snprintf(err, errcap, "out of memory");
+	tern_relay_free(r);
+	return rc;
+}
+
+static void *io_main(void *arg)
+{
+	tern__io_run(arg);
+	return NULL;
+}
+
+int tern_relay_run(tern_relay *r)
+{
+	int rc = 0;
+
+	if (r->ran)
+		return TERN_EINVAL;
+	r->ran = true;
+	tern_log(TERN_LOG_INFO, "relay", "listening on %s:%u with %u I/O "
+		 "thread%s", r->bind, (unsigned)r->port, r->nio,
+		 r->nio == 1 ? "" : "s");
+	for (unsigned i = 1; i < r->nio; i++) {
+		rc = -pthread_create(&r->io[i]->thread, NULL, io_main,
+				     r->io[i]);
+		if (rc) {
+			tern_log(TERN_LOG_ERROR, "relay", "thread: %s",
+				 tern_strerror(rc));
+			tern_relay_stop(r);
+			break;
+		}
+		r->io[i]->thread_started = true;
+	}
+	tern__io_run(r->io[0]);
+	for (unsigned i = 1; i < r->nio; i++)
+		if (r->io[i]->thread_started)
+			pthread_join(r->io[i]->thread, NULL);
+	/* Everything the writer accepted is committed before we return. */
+	tern_store_flush(r->store);
+	tern_log(TERN_LOG_INFO, "relay", "stopped");
+	return rc;
+}
+
+void tern_relay_stop(tern_relay *r)
+{
+	if (!r)
+		return;
+	atomic_store(&r->stop, true);
+	for (unsigned i = 0; i < r->nio; i++)
+		if (r->io[i])
+			tern__io_wake(r->io[i]);
+}
+
+int tern_relay_reload(tern_relay *r, const tern_config *cfg, char *err,
+		      size_t errcap)
+{
+	tern__settings *s;
+	char dummy[1];
+	int rc;
+
+	if (!err || !errcap) {
+		err = dummy;
+		errcap = sizeof dummy;
+	}
+	rc = tern_config_validate(cfg, err, errcap);
+	if (rc)
+		return rc;
+	rc = tern__settings_new(&s, cfg);
+	if (rc) {
+		snprintf(err, errcap, "out of memory");
+		return rc;
+	}
+	tern_log_set_level(cfg->relay.log_level);
+	pthread_mutex_lock(&r->mu);
+	tern__settings_unref(r->set);
+	r->set = s;
+	for (unsigned i = 0; i < r->nio; i++) {
+		tern__settings_ref(s);
+		if (!tern__io_post(r->io[i], TERN__IO_SETTINGS, s))
+			tern__settings_unref(s);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return 0;
+}
+
+void tern_relay_stats_get(tern_relay *r, tern_relay_stats *st)
+{
+	st->connections = atomic_load(&r->n_conns);
+	st->accepted = atomic_load(&r->n_accepted);
+	st->slow_consumers = atomic_load(&r->n_slow);
+	st->events_received = atomic_load(&r->n_events_in);
+	st->events_stored = atomic_load(&r->n_events_stored);
+}
+
+tern_store *tern_relay_store(tern_relay *r)
+{
+	return r->store;
+}
+
+void tern_relay_free(tern_relay *r)
+{
+	if (!r)
+		return;
+	/* The writer may still post results: close the store while the
+	 * threads' inboxes exist (they drop what comes in). */
+	if (r->io)
+		for (unsigned i = 0; i < r->nio; i++)
+			if (r->io[i]) {
+				pthread_mutex_lock(&r->io[i]->mu);
+				r->io[i]->closed = true;
+				pthread_mutex_unlock(&r->io[i]->mu);
+			}
+	tern_store_close(r->store);
+	if (r->io)
+		for (unsigned i = 0; i < r->nio; i++)
+			tern__io_free(r->io[i]);
+	free(r->io);
+	tern__hooks_free(&r->hooks);
+	tern__settings_unref(r->set);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}

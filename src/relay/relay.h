@@ -1,0 +1,69 @@
+/*
+ * Internals of the relay object (relay.c): what the I/O threads share,
+ * and the hand-off between the store's writer thread and the I/O threads.
+ *
+ * Cross-thread traffic goes through each I/O thread's inbox (io.h): the
+ * writer's callback posts an event's result to the thread that received
+ * it, and the stored event (one ref-counted copy of its JSON) to every
+ * I/O thread for live fan-out. Nothing else is shared between I/O threads
+ * but the store, the hook lists (fixed while running) and the counters.
+ */
+#ifndef TERN_RELAY_RELAY_H
+#define TERN_RELAY_RELAY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <tern/relay.h>
+#include <tern/store.h>
+
+#include "relay/hooks.h"
+#include "relay/outq.h"
+#include "relay/settings.h"
+
+typedef struct tern__io tern__io;
+typedef struct tern__conn tern__conn;
+
+struct tern_relay {
+	tern_store *store;
+	tern__hooks hooks;
+	unsigned nio;
+	tern__io **io;
+	char bind[64];
+	uint16_t port;
+	uint32_t shutdown_grace; /* seconds */
+
+	pthread_mutex_t mu;      /* guards set */
+	tern__settings *set;     /* current settings (each thread holds its
+				    own reference, updated by reloads) */
+	atomic_bool stop;
+	bool ran;
+
+	atomic_uint_fast64_t n_conns, n_accepted, n_slow, n_events_in,
+		n_events_stored;
+};
+
+/*
+ * One event handed to the store: the writer's callback context. Created
+ * on the I/O thread that received the event; the callback fills status
+ * and reason and posts it back to that thread, which answers OK and frees
+ * it. conn stays allocated while it has pending events (conn.h).
+ */
+typedef struct tern__pending {
+	tern__io *io;
+	tern__conn *conn;
+	tern__rbuf *json;         /* the event's canonical JSON */
+	tern_write_status status;
+	tern_reason reason;
+} tern__pending;
+
+/* Posts json to every I/O thread for live fan-out (a reference each).
+ * Thread-safe. */
+void tern__relay_broadcast(tern_relay *r, tern__rbuf *json);
+
+/* The store's write callback (ctx is a tern__pending). */
+void tern__relay_write_cb(void *ctx, const tern_write_result *res);
+
+#endif

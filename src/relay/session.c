@@ -1,0 +1,667 @@
+/* The Nostr protocol of one connection (session.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <tern/error.h>
+#include <tern/hex.h>
+#include <tern/log.h>
+
+#include "proto/message.h"
+#include "relay/conn.h"
+#include "relay/io.h"
+#include "relay/session.h"
+#include "relay/wire.h"
+
+/* Stored events sent per scan per loop turn: long queries never stall the
+ * loop, and a scan yields to other connections between slices. */
+#define SCAN_SLICE 256
+
+/* One REQ's scan of stored events, in progress. */
+struct tern__scan {
+	tern__scan *prev, *next; /* io->scans */
+	tern__conn *c;
+	tern_query *q;
+	bool check_restricted;   /* results may hold restricted kinds */
+	size_t idlen;
+	uint8_t id[];
+};
+
+static tern__settings *S(tern__conn *c)
+{
+	return c->io->set;
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+static void send_text(tern__conn *c, const char *buf, size_t n)
+{
+	tern_slice s = { (const uint8_t *)buf, n };
+
+	if (n <= TERN__WIRE_SMALL_MAX)
+		tern__conn_send(c, &s, 1);
+}
+
+static void send_ok(tern__conn *c, tern_slice id_hex, bool ok,
+		    const tern_reason *r)
+{
+	char buf[TERN__WIRE_SMALL_MAX];
+
+	send_text(c, buf, tern__wire_ok(buf, sizeof buf, id_hex, ok, r));
+	if (!ok && r->prefix == TERN_PREFIX_AUTH_REQUIRED)
+		tern__session_send_auth(c);
+}
+
+static void send_notice(tern__conn *c, const tern_reason *r)
+{
+	char buf[TERN__WIRE_SMALL_MAX];
+
+	send_text(c, buf, tern__wire_notice(buf, sizeof buf, r));
+}
+
+static void send_closed(tern__conn *c, tern_slice sub, const tern_reason *r)
+{
+	char buf[TERN__WIRE_SMALL_MAX];
+
+	send_text(c, buf, tern__wire_closed(buf, sizeof buf, sub, r));
+	if (r->prefix == TERN_PREFIX_AUTH_REQUIRED)
+		tern__session_send_auth(c);
+}
+
+void tern__session_send_auth(tern__conn *c)
+{
+	char buf[128];
+
+	send_text(c, buf, tern__wire_auth(buf, sizeof buf,
+					  c->sess.auth.challenge));
+}
+
+/* ---- open / close ----------------------------------------------------- */
+
+int tern__session_open(tern__conn *c)
+{
+	if (tern__auth_init(&c->sess.auth)) {
+		tern__conn_close(c, TERN__WS_CLOSE_INTERNAL, "internal error");
+		return TERN_ECRYPTO;
+	}
+	tern__session_send_auth(c);
+	return 0;
+}
+
+static void scan_free(tern__io *io, tern__scan *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		io->scans = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->c->sess.nscans--;
+	tern_query_end(s->q);
+	free(s);
+}
+
+static tern__scan *scan_find(tern__io *io, tern__conn *c, tern_slice id)
+{
+	if (!c->sess.nscans)
+		return NULL;
+	for (tern__scan *s = io->scans; s; s = s->next)
+		if (s->c == c && s->idlen == id.n &&
+		    memcmp(s->id, id.p, id.n) == 0)
+			return s;
+	return NULL;
+}
+
+void tern__session_close(tern__conn *c)
+{
+	tern__io *io = c->io;
+	tern__scan *s, *next;
+
+	for (s = io->scans; s && c->sess.nscans; s = next) {
+		next = s->next;
+		if (s->c == c)
+			scan_free(io, s);
+	}
+	tern__subindex_remove_all(io->subs, c);
+	tern__auth_free(&c->sess.auth);
+}
+
+/* ---- restricted kinds ------------------------------------------------- */
+
+/* The kind of an event from its canonical JSON, where "kind" is the fourth
+ * member: {"id":"..","pubkey":"..","created_at":N,"kind":K,...}. */
+static bool json_kind(tern_slice json, uint32_t *kind)
+{
+	size_t n = json.n < 200 ? json.n : 200;
+	const uint8_t *p = memmem(json.p, n, ",\"kind\":", 8);
+	const uint8_t *end = json.p + json.n;
+	uint32_t k = 0;
+
+	if (!p)
+		return false;
+	for (p += 8; p < end && *p >= '0' && *p <= '9'; p++)
+		k = k * 10 + (uint32_t)(*p - '0');
+	*kind = k;
+	return true;
+}
+
+/* May this connection see the stored event json (restricted kinds)? */
+static bool may_see(tern__conn *c, tern_slice json)
+{
+	tern_event ev;
+	tern_arena a;
+	uint32_t kind;
+	bool ok;
+
+	if (!json_kind(json, &kind))
+		return false;
+	if (!tern__settings_restricted(S(c), kind))
+		return true;
+	if (!tern__auth_any(&c->sess.auth))
+		return false;
+	/* A private arena: the thread's may hold the current message. */
+	tern_arena_init(&a, 0);
+	ok = tern_event_parse(&ev, json.p, json.n, NULL, &a, NULL) == 0 &&
+	     tern__auth_is_party(&c->sess.auth, &ev);
+	tern_arena_free(&a);
+	return ok;
+}
+
+/*
+ * Checks the filters of a REQ or COUNT against the restricted kinds.
+ * Returns false with why set when the connection must authenticate first
+ * (a filter asks for a restricted kind by name); else *check tells whether
+ * results may hold restricted kinds and must be checked one by one.
+ */
+static bool restricted_ok(tern__conn *c, const tern_filter *fs, size_t n,
+			  bool *check, tern_reason *why)
+{
+	tern__settings *s = S(c);
+
+	*check = false;
+	if (!s->nrestricted)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		if (!fs[i].kinds) {
+			*check = true;
+			continue;
+		}
+		for (uint32_t k = 0; k < fs[i].nkinds; k++) {
+			if (!tern__settings_restricted(s, fs[i].kinds[k]))
+				continue;
+			if (!tern__auth_any(&c->sess.auth)) {
+				tern_reason_set(why,
+						TERN_PREFIX_AUTH_REQUIRED,
+						"kind %u is only served to its "
+						"author and recipients",
+						fs[i].kinds[k]);
+				return false;
+			}
+			*check = true;
+		}
+	}
+	return true;
+}
+
+/* ---- EVENT ------------------------------------------------------------ */
+
+static void submit(tern__conn *c, const tern_event *ev, tern_slice id_hex)
+{
+	tern__io *io = c->io;
+	tern__pending *p = calloc(1, sizeof *p);
+	tern_reason why = { 0 };
+	int rc;
+
+	if (p)
+		p->json = tern__rbuf_dup(ev->json.p, ev->json.n);
+	if (!p || !p->json) {
+		free(p);
+		tern_reason_set(&why, TERN_PREFIX_ERROR, "out of memory");
+		send_ok(c, id_hex, false, &why);
+		return;
+	}
+	p->io = io;
+	p->conn = c;
+	rc = tern_store_submit(io->r->store, ev, tern__relay_write_cb, p,
+			       false);
+	if (rc == 0) {
+		c->pending++;
+		io->npending++;
+		return;
+	}
+	tern__rbuf_unref(p->json);
+	free(p);
+	if (rc == TERN_EFULL)
+		tern_reason_set(&why, TERN_PREFIX_ERROR,
+				"relay is busy, try again");
+	else if (rc == TERN_ECLOSED)
+		tern_reason_set(&why, TERN_PREFIX_ERROR,
+				"relay is shutting down");
+	else
+		tern_reason_set(&why, TERN_PREFIX_ERROR, "%s",
+				tern_strerror(rc));
+	send_ok(c, id_hex, false, &why);
+}
+
+static void handle_event(tern__conn *c, const tern__msg *m)
+{
+	tern__io *io = c->io;
+	tern_reason why = { 0 };
+	tern_event ev;
+	tern_slice id;
+	char hex[64];
+	tern_slice id_hex = { (const uint8_t *)hex, 64 };
+
+	atomic_fetch_add(&io->r->n_events_in, 1);
+	if (tern_event_parse(&ev, m->event.p, m->event.n, &S(c)->ev_lim,
+			     &io->arena, &why)) {
+		if (tern__msg_event_id(m->event.p, m->event.n, 16, &io->arena,
+				       &id))
+			send_ok(c, id, false, &why);
+		else
+			send_notice(c, &why);
+		return;
+	}
+	tern_hex_encode(hex, ev.id, 32);
+	if (tern_event_check(&ev, &why)) {
+		send_ok(c, id_hex, false, &why);
+		return;
+	}
+	if (ev.kind == TERN__AUTH_KIND) {
+		tern_reason_set(&why, TERN_PREFIX_INVALID,
+				"kind 22242 events are sent with AUTH, not "
+				"EVENT");
+		send_ok(c, id_hex, false, &why);
+		return;
+	}
+	if (tern__hooks_reject_event(&io->r->hooks, c, &ev, &why)) {
+		send_ok(c, id_hex, false, &why);
+		return;
+	}
+	if (tern_kind_is_ephemeral(ev.kind)) {
+		tern__rbuf *json = tern__rbuf_dup(ev.json.p, ev.json.n);
+
+		if (!json) {
+			tern_reason_set(&why, TERN_PREFIX_ERROR,
+					"out of memory");
+			send_ok(c, id_hex, false, &why);
+			return;
+		}
+		tern__relay_broadcast(io->r, json);
+		tern__rbuf_unref(json);
+		send_ok(c, id_hex, true, &why);
+		return;
+	}
+	submit(c, &ev, id_hex);
+}
+
+void tern__session_result(tern__io *io, tern__pending *p)
+{
+	tern__conn *c = p->conn;
+	tern_slice id_hex = { p->json->data + 7, 64 }; /* {"id":"... */
+	tern_reason why = p->reason;
+
+	c->pending--;
+	if (p->status == TERN_WRITE_STORED && io->r->hooks.event_saved.n) {
+		tern_event ev;
+
+		tern_arena_reset(&io->arena);
+		if (tern_event_parse(&ev, p->json->data, p->json->len, NULL,
+				     &io->arena, NULL) == 0)
+			tern__hooks_event_saved(&io->r->hooks, c, &ev);
+		tern_arena_reset(&io->arena);
+	}
+	if (tern__conn_open(c)) {
+		switch (p->status) {
+		case TERN_WRITE_STORED:
+			send_ok(c, id_hex, true, &why);
+			break;
+		case TERN_WRITE_DUPLICATE:
+			tern_reason_set(&why, TERN_PREFIX_DUPLICATE,
+					"already have this event");
+			send_ok(c, id_hex, true, &why);
+			break;
+		default:
+			send_ok(c, id_hex, false, &why);
+			break;
+		}
+	}
+	tern__rbuf_unref(p->json);
+	free(p);
+	tern__conn_release(c);
+}
+
+/* ---- REQ, CLOSE, COUNT ------------------------------------------------ */
+
+/* Sub id limits beyond the parser's 64 characters: the configured length,
+ * and the subscription index's 64 bytes. */
+static bool sub_ok(tern__conn *c, tern_slice sub, tern_reason *why)
+{
+	size_t cps = 0;
+
+	for (size_t i = 0; i < sub.n; i++)
+		cps += (sub.p[i] & 0xC0) != 0x80;
+	if (cps > S(c)->lim.max_subid_length ||
+	    sub.n > TERN__SUBINDEX_ID_MAX) {
+		tern_reason_set(why, TERN_PREFIX_INVALID,
+				"subscription id must be 1-%u characters",
+				S(c)->lim.max_subid_length);
+		return false;
+	}
+	return true;
+}
+
+static bool auth_gate(tern__conn *c, tern_reason *why)
+{
+	if (!S(c)->lim.auth_required || tern__auth_any(&c->sess.auth))
+		return true;
+	tern_reason_set(why, TERN_PREFIX_AUTH_REQUIRED,
+			"this relay requires authentication");
+	return false;
+}
+
+typedef struct scan_ctx {
+	tern__scan *s;
+} scan_ctx;
+
+static bool scan_visit(void *ctx, tern_slice json, uint64_t serial)
+{
+	tern__scan *s = ctx;
+	tern__conn *c = s->c;
+	char head[TERN__WIRE_SMALL_MAX];
+	tern_slice parts[3];
+
+	if (s->check_restricted && !may_see(c, json))
+		return true;
+	parts[0].p = (const uint8_t *)head;
+	parts[0].n = tern__wire_event_head(head, sizeof head,
+					   (tern_slice){ s->id, s->idlen });
+	parts[1] = json;
+	parts[2] = (tern_slice){ (const uint8_t *)"]", 1 };
+	tern__conn_send(c, parts, 3);
+	return tern__conn_open(c);
+}
+
+/* Runs one slice of s. Returns true when s is finished (and freed). */
+static bool scan_run(tern__io *io, tern__scan *s)
+{
+	tern__conn *c = s->c;
+	tern_slice id = { s->id, s->idlen };
+	tern_reason why = { 0 };
+	char buf[TERN__WIRE_SMALL_MAX];
+	int rc;
+
+	if (!tern__conn_open(c)) {
+		scan_free(io, s);
+		return true;
+	}
+	/* Let a client that reads slowly drain before more is queued. */
+	if (c->out.bytes > S(c)->lim.max_output_queue / 2)
+		return false;
+	rc = tern_query_next(s->q, SCAN_SLICE, scan_visit, s);
+	if (rc == 1)
+		return false;
+	if (rc < 0) {
+		tern_log(TERN_LOG_ERROR, "relay", "query: %s",
+			 tern_strerror(rc));
+		tern__subindex_remove(io->subs, c, id);
+		tern_reason_set(&why, TERN_PREFIX_ERROR, "query failed");
+		send_closed(c, id, &why);
+	} else if (tern__conn_open(c)) {
+		send_text(c, buf, tern__wire_eose(buf, sizeof buf, id));
+	}
+	scan_free(io, s);
+	return true;
+}
+
+bool tern__session_scan_step(tern__io *io)
+{
+	tern__scan *s, *next;
+
+	for (s = io->scans; s; s = next) {
+		next = s->next;
+		scan_run(io, s);
+	}
+	return io->scans != NULL;
+}
+
+static void apply_limits(tern__conn *c, tern_filter *fs, size_t n)
+{
+	tern__settings *s = S(c);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!fs[i].has_limit) {
+			fs[i].has_limit = true;
+			fs[i].limit = s->lim.default_limit;
+		} else if (fs[i].limit > s->lim.max_limit) {
+			fs[i].limit = s->lim.max_limit;
+		}
+	}
+}
+
+static void handle_req(tern__conn *c, tern__msg *m)
+{
+	tern__io *io = c->io;
+	tern_reason why = { 0 };
+	tern__scan *s;
+	bool check;
+	int rc;
+
+	if (!sub_ok(c, m->sub, &why) || !auth_gate(c, &why) ||
+	    !restricted_ok(c, m->filters, m->nfilters, &check, &why) ||
+	    tern__hooks_reject_filter(&io->r->hooks, c, m->filters,
+				      m->nfilters, false, &why)) {
+		send_closed(c, m->sub, &why);
+		return;
+	}
+	if (!tern__subindex_find(io->subs, c, m->sub) &&
+	    tern__subindex_count(io->subs, c) >= S(c)->lim.max_subscriptions) {
+		tern_reason_set(&why, TERN_PREFIX_RESTRICTED,
+				"too many subscriptions (max %u)",
+				S(c)->lim.max_subscriptions);
+		send_closed(c, m->sub, &why);
+		return;
+	}
+	s = scan_find(io, c, m->sub);
+	if (s)
+		scan_free(io, s);
+	apply_limits(c, m->filters, m->nfilters);
+	s = calloc(1, sizeof *s + m->sub.n);
+	if (!s)
+		goto nomem;
+	s->c = c;
+	s->check_restricted = check;
+	s->idlen = m->sub.n;
+	memcpy(s->id, m->sub.p, m->sub.n);
+	rc = tern_query_begin(&s->q, io->r->store, m->filters, m->nfilters,
+			      S(c)->lim.max_limit);
+	if (rc) {
+		free(s);
+		goto nomem;
+	}
+	/* Live from now on, so nothing committed during the scan is
+	 * missed (same id: replaces the old subscription). */
+	rc = tern__subindex_add(io->subs, c, m->sub, m->filters, m->nfilters,
+				NULL);
+	if (rc) {
+		tern_query_end(s->q);
+		free(s);
+		goto nomem;
+	}
+	s->next = io->scans;
+	if (io->scans)
+		io->scans->prev = s;
+	io->scans = s;
+	c->sess.nscans++;
+	/* The first slice now: a small query answers within this turn. */
+	if (!scan_run(io, s))
+		tern__io_scans_active(io);
+	return;
+nomem:
+	tern__subindex_remove(io->subs, c, m->sub);
+	tern_reason_set(&why, TERN_PREFIX_ERROR, "could not start the query");
+	send_closed(c, m->sub, &why);
+}
+
+static void handle_close(tern__conn *c, const tern__msg *m)
+{
+	tern__scan *s = scan_find(c->io, c, m->sub);
+
+	if (s)
+		scan_free(c->io, s);
+	tern__subindex_remove(c->io->subs, c, m->sub);
+}
+
+typedef struct count_ctx {
+	tern__conn *c;
+	uint64_t n;
+} count_ctx;
+
+static bool count_visit(void *ctx, tern_slice json, uint64_t serial)
+{
+	count_ctx *x = ctx;
+
+	if (may_see(x->c, json))
+		x->n++;
+	return true;
+}
+
+static void handle_count(tern__conn *c, tern__msg *m)
+{
+	tern__io *io = c->io;
+	tern_reason why = { 0 };
+	char buf[TERN__WIRE_SMALL_MAX];
+	count_ctx x = { c, 0 };
+	bool check;
+	int rc;
+
+	if (!sub_ok(c, m->sub, &why) || !auth_gate(c, &why) ||
+	    !restricted_ok(c, m->filters, m->nfilters, &check, &why) ||
+	    tern__hooks_reject_filter(&io->r->hooks, c, m->filters,
+				      m->nfilters, true, &why)) {
+		send_closed(c, m->sub, &why);
+		return;
+	}
+	if (check) {
+		/* Restricted kinds may be among the results: each one must
+		 * be checked, so count by reading them. */
+		for (uint32_t i = 0; i < m->nfilters; i++)
+			m->filters[i].has_limit = false;
+		rc = tern_store_query(io->r->store, m->filters, m->nfilters,
+				      0, count_visit, &x);
+	} else {
+		rc = tern_store_count(io->r->store, m->filters, m->nfilters,
+				      &x.n);
+	}
+	if (rc) {
+		tern_reason_set(&why, TERN_PREFIX_ERROR, "count failed");
+		send_closed(c, m->sub, &why);
+		return;
+	}
+	send_text(c, buf, tern__wire_count(buf, sizeof buf, m->sub, x.n));
+}
+
+/* ---- AUTH ------------------------------------------------------------- */
+
+static void handle_auth(tern__conn *c, const tern__msg *m)
+{
+	tern__io *io = c->io;
+	tern_reason why = { 0 };
+	tern_event ev;
+	tern_slice id;
+	char hex[65];
+	bool unchecked;
+
+	if (tern_event_parse(&ev, m->event.p, m->event.n, &S(c)->ev_lim,
+			     &io->arena, &why)) {
+		if (tern__msg_event_id(m->event.p, m->event.n, 16, &io->arena,
+				       &id))
+			send_ok(c, id, false, &why);
+		else
+			send_notice(c, &why);
+		return;
+	}
+	tern_hex_encode(hex, ev.id, 32);
+	id = (tern_slice){ (const uint8_t *)hex, 64 };
+	if (tern__auth_handle(&c->sess.auth, &ev, S(c)->service_url,
+			      (uint64_t)time(NULL), &why, &unchecked)) {
+		send_ok(c, id, false, &why);
+		return;
+	}
+	tern_hex_encode(hex, ev.pubkey, 32);
+	hex[64] = '\0';
+	tern_log(TERN_LOG_INFO, "relay", "#%llu %s: authenticated as %s%s",
+		 (unsigned long long)c->serial, c->ip, hex,
+		 unchecked ? " (relay URL not checked: service_url unset)"
+			   : "");
+	tern_hex_encode(hex, ev.id, 32);
+	send_ok(c, id, true, &why);
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static void refuse(tern__conn *c, const tern__msg *m, const tern_reason *why)
+{
+	char buf[TERN__WIRE_SMALL_MAX];
+
+	switch (m->reply) {
+	case TERN__MSG_REPLY_OK:
+		send_ok(c, m->id, false, why);
+		break;
+	case TERN__MSG_REPLY_CLOSED:
+		send_closed(c, m->sub, why);
+		break;
+	case TERN__MSG_REPLY_NEG_ERR:
+		send_text(c, buf, tern__wire_neg_err(buf, sizeof buf, m->sub,
+						     why));
+		break;
+	default:
+		send_notice(c, why);
+		break;
+	}
+}
+
+void tern__session_message(tern__conn *c, const uint8_t *msg, size_t len)
+{
+	tern__io *io = c->io;
+	tern_reason why = { 0 };
+	tern__msg m;
+
+	tern_arena_reset(&io->arena);
+	if (tern__msg_parse(&m, msg, len, &S(c)->msg_lim, &io->arena, &why)) {
+		refuse(c, &m, &why);
+		tern_arena_reset(&io->arena);
+		return;
+	}
+	switch (m.type) {
+	case TERN__MSG_EVENT:
+		handle_event(c, &m);
+		break;
+	case TERN__MSG_REQ:
+		handle_req(c, &m);
+		break;
+	case TERN__MSG_CLOSE:
+		handle_close(c, &m);
+		break;
+	case TERN__MSG_COUNT:
+		handle_count(c, &m);
+		break;
+	case TERN__MSG_AUTH:
+		handle_auth(c, &m);
+		break;
+	case TERN__MSG_NEG_OPEN:
+	case TERN__MSG_NEG_MSG:
+	case TERN__MSG_NEG_CLOSE:
+		m.reply = TERN__MSG_REPLY_NEG_ERR;
+		tern_reason_set(&why, TERN_PREFIX_UNSUPPORTED,
+				"negentropy sync is not supported");
+		refuse(c, &m, &why);
+		break;
+	default:
+		tern_reason_set(&why, TERN_PREFIX_INVALID,
+				"unknown message type");
+		send_notice(c, &why);
+		break;
+	}
+	tern_arena_reset(&io->arena);
+}
