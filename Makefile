@@ -168,6 +168,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libtern.a
 
 bench: all $(BENCH_BINS)
 	@scripts/bench.sh
+	@scripts/bench-relay.sh
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libtern.a
 	@mkdir -p $(@D)
