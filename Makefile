@@ -56,7 +56,7 @@ FUZZ_BINS      := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 BENCH_BINS     := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 EXAMPLE_BINS   := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all deps deps-test run test unit unit-asan cli-test fuzz fuzz-build \
+.PHONY: all deps deps-test run test unit unit-asan cli-test integration fuzz fuzz-build \
 	fuzz-regress bench vectors install uninstall clean help examples
 .DEFAULT_GOAL := all
 
@@ -65,7 +65,7 @@ all: $(BUILD)/tern $(BUILD)/libtern.a $(BUILD)/libtern.so $(BUILD)/tern.pc
 help:
 	@echo "make            build build/tern, build/libtern.{a,so}, build/tern.pc"
 	@echo "make run        build and start the relay on 127.0.0.1:7777 (ARGS='...' adds flags)"
-	@echo "make test       unit tests (plain and ASan+UBSan), CLI tests, fuzz regressions"
+	@echo "make test       unit tests (plain and ASan+UBSan), CLI and integration tests, fuzz regressions"
 	@echo "make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 30)"
 	@echo "make bench      micro and end-to-end benchmarks"
 	@echo "make vectors    regenerate tests/vectors with nostr-tools (npm)"
@@ -137,8 +137,12 @@ unit-asan: $(ASAN_UNIT_BINS)
 cli-test: $(BUILD)/tern $(ASAN)/tern
 	@TERN=$(ASAN)/tern scripts/run-cli-tests.sh tests/cli/*.sh
 
+# Integration tests drive the sanitizer build of tern serve with nostr-tools.
+integration: $(ASAN)/tern
+	@TERN=$(ASAN)/tern scripts/run-integration.sh
+
 test: $(DEPS_TEST_STAMP) all
-	@$(MAKE) --no-print-directory unit unit-asan cli-test fuzz-regress examples
+	@$(MAKE) --no-print-directory unit unit-asan cli-test integration fuzz-regress examples
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
