@@ -7,13 +7,17 @@
 #   BENCH_EVENTS   events in the import file (default 100000)
 #   BENCH_SECONDS  seconds per raw verify measurement (default 2)
 #   BENCH_DIR      scratch directory (default build/bench)
+#   BENCH_TERN     the tern binary (default build/tern)
+#   BENCH_BIN      directory of bench_verify and bench_event (default
+#                  build/bench): to compare two builds in one sitting
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 N=${BENCH_EVENTS:-100000}
 SECS=${BENCH_SECONDS:-2}
 B=${BENCH_DIR:-build/bench}
-TERN=build/tern
+TERN=${BENCH_TERN:-build/tern}
+BIN=${BENCH_BIN:-build/bench}
 TIME=/usr/bin/time
 if [ "$N" = 100000 ]; then EVENTS=$B/events-100k.jsonl; else EVENTS=$B/events-$N.jsonl; fi
 DB=$B/db
@@ -21,7 +25,7 @@ DB=$B/db
 die() { echo "bench: $*" >&2; exit 1; }
 [ -x "$TERN" ] || die "$TERN is missing: run 'make bench'"
 for b in bench_verify bench_event; do
-	[ -x "build/bench/$b" ] || die "build/bench/$b is missing: run 'make bench'"
+	[ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make bench'"
 done
 [ -x "$TIME" ] || die "$TIME is missing (Debian package 'time')"
 mkdir -p "$B"
@@ -48,14 +52,14 @@ LINES=$(wc -l < "$EVENTS")
 
 # (2) the limit: raw BIP-340 verify, one thread and all online cores.
 echo "bench: raw BIP-340 verify (${SECS} s per measurement)"
-build/bench/bench_verify "$SECS" | tee "$B/verify.txt"
+"$BIN/bench_verify" "$SECS" | tee "$B/verify.txt"
 V1=$(val verify_1t_per_s "$B/verify.txt")
 VALL=$(val verify_all_per_s "$B/verify.txt")
 VTHREADS=$(val verify_threads "$B/verify.txt")
 
 # (3) tern's event path vs raw verify of the same events, one thread.
 echo "bench: parse + id + verify per event vs raw verify"
-build/bench/bench_event "$EVENTS" | tee "$B/event.txt"
+"$BIN/bench_event" "$EVENTS" | tee "$B/event.txt"
 EV_FULL=$(val event_full_us "$B/event.txt")
 EV_RAW=$(val raw_verify_us "$B/event.txt")
 EV_RATIO=$(val event_ratio "$B/event.txt")
@@ -66,7 +70,7 @@ rm -rf "$DB"
 # Peak RSS from time(1) counts the LMDB pages mapped from the data file too;
 # the anonymous (heap) part is sampled from /proc while the import runs.
 t0=$(now)
-"$TIME" -f '%e %M' -o "$B/import.time" "$TERN" import --db "$DB" < "$EVENTS" 2> "$B/import.log" &
+"$TIME" -f '%e %M %U %S' -o "$B/import.time" "$TERN" import --db "$DB" < "$EVENTS" 2> "$B/import.log" &
 tpid=$!
 pid=""
 ANON_KB=0
@@ -86,6 +90,12 @@ t1=$(now)
 tail -n 3 "$B/import.log"
 IMP_S=$(secs "$t0" "$t1")
 IMP_RSS_KB=$(awk '{ print $2 }' "$B/import.time")
+# CPU time (user + sys) per event: unlike the rate, it hardly depends on
+# other load. Raw verify CPU per event / import CPU per event is the ratio
+# the import would reach with every core to itself (the one-thread verify
+# rate is the least skewed by other load).
+IMP_CPU_US=$(awk -v n="$LINES" '{ printf "%.1f", ($3 + $4) * 1e6 / n }' "$B/import.time")
+IMP_CPU_RATIO=$(calc '%.3f' "1000000 / $V1 / $IMP_CPU_US")
 IMP_RATE=$(calc '%.0f' "$LINES / $IMP_S")
 IMP_RATIO=$(calc '%.3f' "$IMP_RATE / $VALL")
 IMP_RSS=$(calc '%.1f' "$IMP_RSS_KB / 1024")
@@ -134,6 +144,7 @@ printf '%-44s %14s %10s %8s\n' "parse+id+verify (µs/event) vs raw $EV_RAW µs" 
 	"<=1.05 $(verdict "$EV_RATIO <= 1.05")"
 printf '%-44s %14s %10s %8s\n' "import $LINES events (events/s) vs limit" "$IMP_RATE" "$IMP_RATIO" \
 	">=0.85 $(verdict "$IMP_RATIO >= 0.85")"
+printf '%-44s %14s %10s %8s\n' "import CPU (µs/event) vs raw verify CPU" "$IMP_CPU_US" "$IMP_CPU_RATIO" "(>=0.85)"
 printf '%-44s %14s %10s %8s\n' "import peak RSS, with mapped store (MiB)" "$IMP_RSS" "" "<=64 $(verdict "$IMP_RSS <= 64")"
 printf '%-44s %14s %10s %8s\n' "import peak anonymous RSS, sampled (MiB)" "$IMP_ANON" "" "<=64 $(verdict "$IMP_ANON <= 64")"
 printf '%-44s %14s\n' "store size after import (MiB)" "$DB_MIB"

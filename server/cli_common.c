@@ -1,10 +1,8 @@
 /* Shared pieces of the tern subcommands (server/cli_common.h). */
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <tern/error.h>
 
@@ -104,24 +102,6 @@ int cli_parse_args(const cli_command *cmd, int argc, char **argv,
 	return 0;
 }
 
-/*
- * A read-only open must not create anything, and LMDB creates its lock file
- * even when opened read-only; so look for the data file first. The store
- * keeps LMDB's default layout: DIR/data.mdb (docs/STORE_FORMAT.md).
- */
-static bool store_present(const char *dir)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return false;
-	if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", dir) >=
-	    sizeof path)
-		return true; /* let the store report the long name */
-	return stat(path, &st) == 0;
-}
-
 int cli_open_store(tern_store **out, const char *dir, bool read_only,
 		   bool must_exist, const tern_store_options *base)
 {
@@ -135,11 +115,8 @@ int cli_open_store(tern_store **out, const char *dir, bool read_only,
 		tern_store_options_defaults(&o);
 	o.dir = dir;
 	o.read_only = read_only;
+	o.must_exist = must_exist;
 	*out = NULL;
-	if ((read_only || must_exist) && !store_present(dir)) {
-		cli_error("no store at %s", dir);
-		return CLI_EXIT_FAIL;
-	}
 	rc = tern_store_open(out, &o, err, sizeof err);
 	if (rc != 0) {
 		if ((rc == -ENOENT || rc == TERN_ENOTFOUND) &&

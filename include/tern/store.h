@@ -58,9 +58,14 @@ typedef struct tern_store_options {
 	const char *dir;        /* directory; created if missing (mode 0755);
 				   read during tern_store_open() only */
 	bool read_only;         /* open for reading only: no writer thread;
-				   the store must exist (TERN_ENOTFOUND or
-				   -ENOENT otherwise); writes get
+				   implies must_exist; writes get
 				   TERN_ECLOSED */
+	bool must_exist;        /* open only an existing store: when dir
+				   holds none (no data file, or dir is
+				   missing or not a directory), fail with
+				   TERN_ENOTFOUND and the message "no store
+				   at DIR", creating nothing (no directory,
+				   no LMDB lock file) */
 	uint64_t map_size;      /* initial LMDB map size in bytes (default
 				   1 GiB; a larger data file wins); the
 				   writer doubles it whenever it is full */
@@ -72,6 +77,29 @@ typedef struct tern_store_options {
 				    still never returned) */
 	bool no_sync;           /* MDB_NOSYNC: faster, not crash-durable
 				   (default false) */
+	uint64_t rss_trim;      /* bound, in bytes, on the pages of the
+				   store file this process keeps mapped
+				   (0 = no bound, the default). Reading
+				   the store maps its pages into the
+				   process, and they count in its resident
+				   size until unmapped: a bulk import would
+				   end up with the whole file resident.
+				   When set, the writer checks after a
+				   commit (at most every 50 ms) how many
+				   file-backed pages the process has
+				   resident and, above the bound, drops the
+				   store's pages from its mapping
+				   (madvise MADV_DONTNEED). They stay in
+				   the kernel's page cache: a later read
+				   maps them again with a minor fault, so
+				   the cost is CPU, not I/O. Safe with
+				   concurrent readers (the map is
+				   read-only). The figure checked is the
+				   process's whole file-backed resident
+				   size (/proc/self/statm), program text
+				   included: keep the bound well above it
+				   (e.g. 16 MiB or more). Writable stores
+				   only. Linux only (ignored elsewhere). */
 } tern_store_options;
 
 void tern_store_options_defaults(tern_store_options *o);
@@ -83,8 +111,8 @@ void tern_store_options_defaults(tern_store_options *o);
  * environment that is not a tern store with TERN_ESTORE. On failure *out is
  * NULL and, if err is not NULL, a human-readable message is written to err
  * (errcap bytes, NUL-terminated). Returns 0, TERN_EVERSION, TERN_ESTORE,
- * TERN_ENOTFOUND (read_only and no store), TERN_EINVAL, TERN_ENOMEM or
- * -errno.
+ * TERN_ENOTFOUND (read_only or must_exist, and no store), TERN_EINVAL,
+ * TERN_ENOMEM or -errno.
  */
 int tern_store_open(tern_store **out, const tern_store_options *o, char *err,
 		    size_t errcap);

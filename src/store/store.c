@@ -4,13 +4,16 @@
  * (include/tern/store.h, docs/STORE_FORMAT.md).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <tern/error.h>
 #include <tern/log.h>
@@ -71,6 +74,7 @@ int tern__store_adopt_mapsize(tern_store *s)
 
 	pthread_rwlock_wrlock(&s->maplock);
 	rc = mdb_env_set_mapsize(s->env, 0);
+	s->map_known = false; /* the map may have moved */
 	pthread_rwlock_unlock(&s->maplock);
 	return rc;
 }
@@ -89,6 +93,7 @@ int tern__store_grow(tern_store *s)
 			rc = ENOMEM;
 		else
 			rc = mdb_env_set_mapsize(s->env, (size_t)size * 2);
+		s->map_known = false; /* the map may have moved */
 		if (!rc)
 			tern_log(TERN_LOG_INFO, "store",
 				 "map size grown to %llu MiB",
@@ -96,6 +101,110 @@ int tern__store_grow(tern_store *s)
 	}
 	pthread_rwlock_unlock(&s->maplock);
 	return rc;
+}
+
+/* Resident file-backed (and shared) bytes of this process, 0 if unknown:
+ * the third field of /proc/self/statm, in pages. */
+static uint64_t resident_file_bytes(void)
+{
+	char buf[128];
+	unsigned long long size, res, shared;
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu %llu", &size, &res, &shared) != 3)
+		return 0;
+	return (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* The mapping [*lo, *hi) of this process that contains p, from
+ * /proc/self/maps. Returns false when not found. */
+static bool mapping_of(const void *p, uintptr_t *lo, uintptr_t *hi)
+{
+	uintptr_t a = (uintptr_t)p;
+	unsigned long long start, end;
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof line, f)) {
+		if (sscanf(line, "%llx-%llx", &start, &end) == 2 &&
+		    a >= start && a < end) {
+			*lo = (uintptr_t)start;
+			*hi = (uintptr_t)end;
+			found = true;
+		}
+		/* Lines longer than the buffer: skip their rest. */
+		while (!strchr(line, '\n') && fgets(line, sizeof line, f))
+			;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Finds the map's address range. Called with maplock held shared and no
+ * transaction of this thread open. */
+static void locate_map(tern_store *s)
+{
+	MDB_val k = { sizeof META_VERSION - 1, META_VERSION }, v;
+	MDB_txn *txn;
+
+	/* LMDB does not tell where its map is (mdb_env_info's me_mapaddr is
+	 * only set for MDB_FIXEDMAP), but every value a read transaction
+	 * returns points into it: find the mapping holding one. */
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+		return;
+	if (!mdb_get(txn, s->dbi[TERN__DB_META], &k, &v))
+		s->map_known = mapping_of(v.mv_data, &s->map_lo, &s->map_hi);
+	mdb_txn_abort(txn);
+}
+
+void tern__store_trim(tern_store *s, bool in_txn)
+{
+	struct timespec now;
+	long ms;
+
+	if (!s->opt.rss_trim)
+		return;
+	/*
+	 * The check runs inside write transactions too: with the kernel's
+	 * fault-around (a read fault maps up to 16 neighbouring pages of the
+	 * page cache), one batch of an import maps over half of the file.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long)(now.tv_sec - s->trim_last.tv_sec) * 1000 +
+	     (now.tv_nsec - s->trim_last.tv_nsec) / 1000000;
+	if (ms >= 0 && ms < 1)
+		return;
+	s->trim_last = now;
+	if (resident_file_bytes() <= s->opt.rss_trim)
+		return;
+	if (!in_txn)
+		pthread_rwlock_rdlock(&s->maplock);
+	if (!s->map_known && !in_txn)
+		locate_map(s);
+	/*
+	 * The map is read-only and shared (no MDB_WRITEMAP; a write
+	 * transaction's pages are copies in the heap), so dropping its pages
+	 * only removes this process's page table entries: whoever touches
+	 * them again, the writer in its transaction or a reader, faults them
+	 * back in from the page cache with the same contents. maplock (held
+	 * shared) keeps the map in place meanwhile.
+	 */
+	if (s->map_known)
+		madvise((void *)s->map_lo, s->map_hi - s->map_lo,
+			MADV_DONTNEED);
+	if (!in_txn)
+		pthread_rwlock_unlock(&s->maplock);
 }
 
 int tern__store_rtxn_begin(tern_store *s, MDB_txn **txn)
@@ -146,6 +255,21 @@ static int mdb_errf(char *err, size_t cap, int mrc, const char *what,
 {
 	return errf(err, cap, tern__store_err(mrc), "%s %s: %s", what, dir,
 		    mdb_strerror(mrc));
+}
+
+/* Whether dir holds a store's data file (LMDB's default layout:
+ * DIR/data.mdb, docs/STORE_FORMAT.md). */
+static bool store_present(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return false;
+	if ((size_t)snprintf(path, sizeof path, "%s/data.mdb", dir) >=
+	    sizeof path)
+		return true; /* let LMDB report the long name */
+	return stat(path, &st) == 0;
 }
 
 /* Map size to open with: the configured one, or the data file's size
@@ -306,6 +430,11 @@ int tern_store_open(tern_store **out, const tern_store_options *o, char *err,
 	*out = NULL;
 	if (!o || !o->dir || !*o->dir)
 		return errf(err, errcap, TERN_EINVAL, "no store directory");
+	/* LMDB creates its lock file even in a read-only open: look for the
+	 * data file first so that a missing store leaves no trace. */
+	if ((o->read_only || o->must_exist) && !store_present(o->dir))
+		return errf(err, errcap, TERN_ENOTFOUND, "no store at %s",
+			    o->dir);
 	if (!o->read_only && mkdir(o->dir, 0755) && errno != EEXIST)
 		return errf(err, errcap, -errno, "cannot create %s: %s",
 			    o->dir, strerror(errno));
@@ -343,9 +472,9 @@ int tern_store_open(tern_store **out, const tern_store_options *o, char *err,
 	if (rc)
 		goto fail;
 	if (fresh) {
-		if (o->read_only) {
-			rc = errf(err, errcap, TERN_ENOTFOUND,
-				  "%s: no store there", o->dir);
+		if (o->read_only || o->must_exist) {
+			rc = errf(err, errcap, TERN_ENOTFOUND, "no store at %s",
+				  o->dir);
 			goto fail;
 		}
 		if ((mrc = create_store(s))) {

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <lmdb.h>
 
@@ -63,6 +64,13 @@ struct tern_store {
 
 	/* Next serial to assign; owned by the writer thread after open. */
 	uint64_t next_serial;
+
+	/* rss_trim (store.c): the map's address range, found lazily and
+	 * forgotten when the map is resized (map_known is guarded by
+	 * maplock); the time of the last check (writer thread). */
+	bool map_known;
+	uintptr_t map_lo, map_hi;
+	struct timespec trim_last;
 };
 
 /* Generous limits for re-parsing JSON the store itself wrote. */
@@ -88,6 +96,15 @@ int tern__store_err(int mdb_rc);
 
 /* Writes meta "next_serial" in a write txn. Returns an LMDB code. */
 int tern__store_write_next_serial(tern_store *s, MDB_txn *txn, uint64_t next);
+
+/*
+ * Drops the store's pages from this process's mapping when the process
+ * has more file-backed pages resident than s->opt.rss_trim (0: never);
+ * checks at most every 5 ms. Writer thread only. in_txn: called inside
+ * the writer's write transaction (maplock held shared); otherwise outside
+ * any transaction.
+ */
+void tern__store_trim(tern_store *s, bool in_txn);
 
 /* Unix time now, in seconds. */
 uint64_t tern__store_now(void);

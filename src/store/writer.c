@@ -1,13 +1,18 @@
 /*
  * The writer thread (writer.h).
  *
- * Submitters copy an event's canonical JSON into a job (one malloc on the
- * submitting thread) and append it to a bounded FIFO. The writer takes up
- * to batch_max consecutive event jobs, re-parses them in one arena, runs
- * them through one write transaction in order (so each sees the earlier
- * ones), commits, and only then calls each job's callback: a STORED result
- * is durable when reported. Delete, purge and flush jobs ride the same
- * queue, so they are ordered with the events around them.
+ * Submitters copy the parsed event (its canonical JSON and the first two
+ * values of each tag) into a job (one malloc on the submitting thread) and append it to a bounded
+ * FIFO; the writer never parses a submitted event again. The writer takes
+ * every consecutive event job queued, up to batch_max, runs them through
+ * one write transaction in order (so each sees the earlier ones), commits,
+ * and only then calls each job's callback: a STORED result is durable when
+ * reported. Delete, purge and flush jobs ride the same queue, so they are
+ * ordered with the events around them.
+ *
+ * Inside a batch the writes to the time-ordered indexes are collected and
+ * applied sorted just before the commit (records.h, tern__ixbatch), and
+ * the id entry is inserted with MDB_NOOVERWRITE as the duplicate check.
  *
  * Failures inside a batch: MDB_MAP_FULL aborts the transaction, doubles the
  * map and replays the whole batch; any other error while applying one event
@@ -15,6 +20,7 @@
  * bad event never costs the others their write.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +29,7 @@
 #include <tern/hex.h>
 #include <tern/log.h>
 
+#include "proto/json.h"
 #include "store/keys.h"
 #include "store/query.h"
 #include "store/records.h"
@@ -41,23 +48,24 @@ struct tern__job {
 	bool dry_run;
 	uint64_t now;
 	uint64_t count;
-	/* event jobs */
+	/* event jobs: ev points into data (tags, values, JSON) */
 	tern_store_write_cb cb;
 	void *ctx;
-	size_t json_len;
-	uint8_t json[];
+	tern_event ev;
+	max_align_t data[];
 };
 
 /* Writer-thread state, allocated once at start. */
 typedef struct wstate {
 	tern_store *s;
 	tern__job **jobs;
-	tern_event *evs;
+	const tern_event **evs;
 	tern_write_result *res;
 	uint64_t *exp;
 	bool *final;
-	tern_arena batch;   /* parsed events of the current batch */
+	tern_arena keys;    /* deferred index keys of the current batch */
 	tern_arena scratch; /* re-parsing removed events */
+	tern__ixbatch ix;
 } wstate;
 
 /* Growable array of serials (delete and purge collect, then remove). */
@@ -90,6 +98,17 @@ static int reject(tern_write_result *res, tern_prefix p, const char *msg)
 	res->serial = 0;
 	tern_reason_set(&res->reason, p, "%s", msg);
 	return 0;
+}
+
+/* Refuses event i of the batch after its id entry was claimed: takes the
+ * entry out again. Returns an LMDB code. */
+static int unclaim(wstate *w, MDB_txn *txn, uint32_t i, tern_prefix p,
+		   const char *msg)
+{
+	MDB_val k = { 32, (void *)w->jobs[i]->ev.id };
+
+	reject(&w->res[i], p, msg);
+	return mdb_del(txn, w->s->dbi[TERN__DB_ID], &k, NULL);
 }
 
 /* Records a tombstone time, keeping the latest one. */
@@ -202,7 +221,7 @@ static int apply_deletion(wstate *w, MDB_txn *txn, const tern_event *ev,
 		} else {
 			continue;
 		}
-		rc = tern__records_remove(s, txn, serial, &w->scratch);
+		rc = tern__records_remove(s, txn, serial, &w->scratch, &w->ix);
 		if (rc)
 			return rc;
 		(*nremoved)++;
@@ -215,7 +234,7 @@ static int apply_deletion(wstate *w, MDB_txn *txn, const tern_event *ev,
 static int apply_event(wstate *w, MDB_txn *txn, uint32_t i, uint64_t *serial)
 {
 	tern_store *s = w->s;
-	const tern_event *ev = &w->evs[i];
+	const tern_event *ev = w->evs[i];
 	tern_write_result *res = &w->res[i];
 	bool addr = tern_kind_is_replaceable(ev->kind) ||
 		    tern_kind_is_addressable(ev->kind);
@@ -230,12 +249,14 @@ static int apply_event(wstate *w, MDB_txn *txn, uint32_t i, uint64_t *serial)
 	res->reason.prefix = TERN_PREFIX_NONE;
 	res->reason.msg[0] = '\0';
 
-	rc = tern__records_find(s, txn, ev->id, &old);
-	if (!rc) {
+	/* The id entry goes in first: inserting it is the duplicate check.
+	 * A rule that refuses the event below takes it out again. */
+	rc = tern__records_claim_id(s, txn, ev->id, *serial);
+	if (rc == MDB_KEYEXIST) {
 		res->status = TERN_WRITE_DUPLICATE;
 		return 0;
 	}
-	if (rc != MDB_NOTFOUND)
+	if (rc)
 		return rc;
 
 	/* A deletion never deletes a deletion, not even in advance. */
@@ -246,8 +267,8 @@ static int apply_event(wstate *w, MDB_txn *txn, uint32_t i, uint64_t *serial)
 		k.mv_data = key;
 		rc = mdb_get(txn, s->dbi[TERN__DB_TOMB_ID], &k, &v);
 		if (!rc)
-			return reject(res, TERN_PREFIX_BLOCKED,
-				      "this event was deleted");
+			return unclaim(w, txn, i, TERN_PREFIX_BLOCKED,
+				       "this event was deleted");
 		if (rc != MDB_NOTFOUND)
 			return rc;
 	}
@@ -263,8 +284,8 @@ static int apply_event(wstate *w, MDB_txn *txn, uint32_t i, uint64_t *serial)
 		rc = mdb_get(txn, s->dbi[TERN__DB_TOMB_ADDR], &k, &v);
 		if (!rc && v.mv_size == 8 &&
 		    ev->created_at <= tern__be64_get(v.mv_data))
-			return reject(res, TERN_PREFIX_BLOCKED,
-				      "this event was deleted");
+			return unclaim(w, txn, i, TERN_PREFIX_BLOCKED,
+				       "this event was deleted");
 		if (rc && rc != MDB_NOTFOUND)
 			return rc;
 		rc = mdb_get(txn, s->dbi[TERN__DB_ADDR], &k, &v);
@@ -280,10 +301,12 @@ static int apply_event(wstate *w, MDB_txn *txn, uint32_t i, uint64_t *serial)
 			if (oc > ev->created_at ||
 			    (oc == ev->created_at &&
 			     memcmp(tern__hdr_id(v.mv_data), ev->id, 32) < 0))
-				return reject(res, TERN_PREFIX_DUPLICATE,
-					      "have a newer version of this "
-					      "event");
-			rc = tern__records_remove(s, txn, old, &w->scratch);
+				return unclaim(w, txn, i,
+					       TERN_PREFIX_DUPLICATE,
+					       "have a newer version of this "
+					       "event");
+			rc = tern__records_remove(s, txn, old, &w->scratch,
+						  &w->ix);
 			if (rc)
 				return rc;
 			res->nremoved = 1;
@@ -293,7 +316,7 @@ static int apply_event(wstate *w, MDB_txn *txn, uint32_t i, uint64_t *serial)
 	}
 
 	res->serial = (*serial)++;
-	rc = tern__records_put(s, txn, ev, res->serial, w->exp[i]);
+	rc = tern__records_put(s, txn, ev, res->serial, w->exp[i], &w->ix);
 	if (!rc && ev->kind == 5)
 		rc = apply_deletion(w, txn, ev, &res->nremoved);
 	return rc;
@@ -312,20 +335,14 @@ static void fail_result(tern_write_result *res, int mdb_rc)
 static void precheck(wstate *w, uint32_t i, uint64_t now)
 {
 	tern__job *j = w->jobs[i];
-	tern_event *ev = &w->evs[i];
+	const tern_event *ev = &j->ev;
 	tern_write_result *res = &w->res[i];
 	uint64_t exp;
 
 	memset(res, 0, sizeof *res);
+	w->evs[i] = ev;
 	w->final[i] = true;
 	w->exp[i] = 0;
-	if (tern_event_parse(ev, j->json, j->json_len,
-			     &tern__store_parse_limits, &w->batch, NULL)) {
-		res->status = TERN_WRITE_ERROR;
-		tern_reason_set(&res->reason, TERN_PREFIX_ERROR,
-				"cannot re-parse the event");
-		return;
-	}
 	memcpy(res->id, ev->id, 32);
 	if (tern_kind_is_ephemeral(ev->kind)) {
 		reject(res, TERN_PREFIX_INVALID,
@@ -350,13 +367,13 @@ static void process_batch(wstate *w, uint32_t n)
 	MDB_txn *txn;
 	int rc;
 
-	tern_arena_reset(&w->batch);
 	for (i = 0; i < n; i++) {
 		precheck(w, i, now);
 		pending += !w->final[i];
 	}
 	while (pending) {
 		int bad = -1;
+		uint32_t owner = 0;
 
 		pthread_rwlock_rdlock(&s->maplock);
 		rc = mdb_txn_begin(s->env, NULL, 0, &txn);
@@ -368,12 +385,19 @@ static void process_batch(wstate *w, uint32_t n)
 			goto fail_all;
 		}
 		serial = s->next_serial;
+		tern_arena_reset(&w->keys);
+		tern__ixbatch_reset(&w->ix, serial);
 		for (i = 0; i < n && !rc; i++) {
 			if (w->final[i])
 				continue;
+			w->ix.owner = i;
 			if ((rc = apply_event(w, txn, i, &serial)))
 				bad = (int)i;
+			if (i % 16 == 15)
+				tern__store_trim(s, true);
 		}
+		if (!rc && (rc = tern__ixbatch_apply(s, txn, &w->ix, &owner)))
+			bad = (int)owner;
 		if (!rc && serial != s->next_serial)
 			rc = tern__store_write_next_serial(s, txn, serial);
 		if (!rc)
@@ -390,7 +414,7 @@ static void process_batch(wstate *w, uint32_t n)
 				goto fail_all;
 			continue;
 		}
-		if (bad < 0)
+		if (bad < 0 || w->final[bad])
 			goto fail_all;
 		fail_result(&w->res[bad], rc);
 		w->final[bad] = true;
@@ -409,6 +433,7 @@ done:
 			j->cb(j->ctx, &w->res[i]);
 		free(j);
 	}
+	tern__store_trim(s, false);
 }
 
 /* ---- delete and purge --------------------------------------------------- */
@@ -484,7 +509,7 @@ static int delete_fn(wstate *w, MDB_txn *txn, void *arg)
 		return 0;
 	for (size_t i = 0; i < a->found.n; i++) {
 		rc = tern__records_remove(w->s, txn, a->found.v[i],
-					  &w->scratch);
+					  &w->scratch, NULL);
 		if (rc && rc != MDB_NOTFOUND)
 			return rc;
 	}
@@ -524,7 +549,7 @@ static int purge_fn(wstate *w, MDB_txn *txn, void *arg)
 		return rc;
 	for (size_t i = 0; i < a->found.n; i++) {
 		rc = tern__records_remove(w->s, txn, a->found.v[i],
-					  &w->scratch);
+					  &w->scratch, NULL);
 		if (rc && rc != MDB_NOTFOUND)
 			return rc;
 	}
@@ -625,6 +650,7 @@ static void *writer_main(void *arg)
 				s->tail = NULL;
 			pthread_mutex_unlock(&s->mu);
 			rc = run_control(w, j);
+			tern__store_trim(s, false);
 			pthread_mutex_lock(&s->mu);
 			j->rc = rc;
 			j->done = true;
@@ -648,8 +674,11 @@ static void *writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&s->mu);
 
-	tern_arena_free(&w->batch);
+	tern_arena_free(&w->keys);
 	tern_arena_free(&w->scratch);
+	free(w->ix.ops);
+	free(w->ix.tmp);
+	free(w->ix.dropped);
 	free(w->jobs);
 	free(w->evs);
 	free(w->res);
@@ -675,9 +704,13 @@ int tern__writer_start(tern_store *s)
 	w->res = calloc(n, sizeof *w->res);
 	w->exp = calloc(n, sizeof *w->exp);
 	w->final = calloc(n, sizeof *w->final);
-	tern_arena_init(&w->batch, 0);
+	w->ix.dropped = calloc(n, 1);
+	w->ix.ndropped = n;
+	w->ix.mem = &w->keys;
+	tern_arena_init(&w->keys, 0);
 	tern_arena_init(&w->scratch, 0);
-	if (!w->jobs || !w->evs || !w->res || !w->exp || !w->final) {
+	if (!w->jobs || !w->evs || !w->res || !w->exp || !w->final ||
+	    !w->ix.dropped) {
 		rc = TERN_ENOMEM;
 		goto fail;
 	}
@@ -704,6 +737,7 @@ int tern__writer_start(tern_store *s)
 	s->thread_started = true;
 	return 0;
 fail:
+	free(w->ix.dropped);
 	free(w->jobs);
 	free(w->evs);
 	free(w->res);
@@ -743,6 +777,141 @@ static void enqueue_locked(tern_store *s, tern__job *j)
 	pthread_cond_signal(&s->cv_work);
 }
 
+/* The writer reads the first two values of a tag only (name and value:
+ * index keys, "d", "expiration", NIP-09 "e"/"a"), so a job keeps those. */
+#define JOB_TAG_VALUES 2
+
+/* Cursor over the canonical "tags" array of an event's JSON:
+ * [["v","v",...],...], where each value takes exactly its escaped length.
+ * Never moves past end, so an event whose offsets do not describe its JSON
+ * (built by hand) only loses the sharing, never memory safety. */
+struct tags_cursor {
+	const uint8_t *q, *end;
+};
+
+static void tc_skip(struct tags_cursor *c, size_t n)
+{
+	c->q = (size_t)(c->end - c->q) >= n ? c->q + n : c->end;
+}
+
+/* Steps over value v; returns where the JSON holds its bytes verbatim, or
+ * NULL (escaped characters, or not found there). */
+static const uint8_t *tc_value(struct tags_cursor *c, tern_slice v)
+{
+	const uint8_t *p = c->q;
+	size_t len = tern__json_escaped_len(v);
+
+	tc_skip(c, len);
+	if (len != v.n + 2 || (size_t)(c->end - p) < len ||
+	    (v.n && memcmp(p + 1, v.p, v.n) != 0))
+		return NULL;
+	return p + 1;
+}
+
+/* Walks ev's tags over the JSON at json (ev->json or a copy of it): for
+ * each kept value, out[i] (when out is not NULL) gets its length and where
+ * json holds it verbatim, or p = NULL. Returns the bytes of the values
+ * that must be copied. */
+static size_t tc_walk(const tern_event *ev, const uint8_t *json,
+		      tern_slice *out)
+{
+	struct tags_cursor c;
+	size_t extra = 0, i = 0;
+	bool ok = (size_t)ev->tags_off + ev->tags_len <= ev->json.n &&
+		  ev->tags_len >= 2;
+
+	c.q = json + (ok ? ev->tags_off + 1 : 0); /* past '[' */
+	c.end = ok ? json + ev->tags_off + ev->tags_len : json;
+	for (uint32_t t = 0; t < ev->ntags; t++) {
+		uint32_t n = ev->tags[t].n;
+
+		tc_skip(&c, t ? 2 : 1); /* '[' or ",[" */
+		for (uint32_t k = 0; k < n; k++) {
+			const uint8_t *at = tc_value(&c, ev->tags[t].v[k]);
+
+			tc_skip(&c, k + 1 < n); /* ',' */
+			if (k >= JOB_TAG_VALUES)
+				continue;
+			if (out) {
+				out[i].p = at;
+				out[i].n = ev->tags[t].v[k].n;
+			}
+			i++;
+			if (!at)
+				extra += ev->tags[t].v[k].n;
+		}
+		tc_skip(&c, 1); /* ']' */
+	}
+	return extra;
+}
+
+/*
+ * Copies ev into a new job: the canonical JSON, the content unless the
+ * JSON holds it verbatim, and the first JOB_TAG_VALUES values of each tag,
+ * pointing into the copied JSON wherever it holds them verbatim (no
+ * character needed escaping: nearly always); the others are copied. The
+ * writer works from this copy and never parses the event again.
+ */
+static tern__job *job_from_event(const tern_event *ev)
+{
+	size_t nvals = 0, extra, size, i = 0;
+	bool content_in_json = ev->content_len == ev->content.n + 2 &&
+			       (size_t)ev->content_off + ev->content_len <=
+			       ev->json.n &&
+			       (!ev->content.n ||
+				memcmp(ev->json.p + ev->content_off + 1,
+				       ev->content.p, ev->content.n) == 0);
+	tern__job *j;
+	tern_tag *tags;
+	tern_slice *vals;
+	uint8_t *p;
+
+	for (uint32_t t = 0; t < ev->ntags; t++)
+		nvals += ev->tags[t].n < JOB_TAG_VALUES ? ev->tags[t].n :
+			 JOB_TAG_VALUES;
+	extra = tc_walk(ev, ev->json.p, NULL);
+	size = sizeof *j + ev->ntags * sizeof *tags + nvals * sizeof *vals +
+	       ev->json.n + extra + (content_in_json ? 0 : ev->content.n);
+	j = malloc(size);
+	if (!j)
+		return NULL;
+	memset(j, 0, sizeof *j);
+	j->type = JOB_EVENT;
+	j->ev = *ev;
+	tags = (tern_tag *)(void *)j->data;
+	vals = (tern_slice *)(void *)(tags + ev->ntags);
+	p = (uint8_t *)(vals + nvals);
+	memcpy(p, ev->json.p, ev->json.n);
+	j->ev.json.p = p;
+	p += ev->json.n;
+	if (content_in_json) {
+		j->ev.content.p = j->ev.json.p + ev->content_off + 1;
+	} else {
+		if (ev->content.n)
+			memcpy(p, ev->content.p, ev->content.n);
+		j->ev.content.p = p;
+		p += ev->content.n;
+	}
+	tc_walk(&j->ev, j->ev.json.p, vals);
+	for (uint32_t t = 0; t < ev->ntags; t++) {
+		uint32_t n = ev->tags[t].n < JOB_TAG_VALUES ? ev->tags[t].n :
+			     JOB_TAG_VALUES;
+
+		tags[t].n = n;
+		tags[t].v = &vals[i];
+		for (uint32_t k = 0; k < n; k++, i++) {
+			if (vals[i].p)
+				continue;
+			if (vals[i].n)
+				memcpy(p, ev->tags[t].v[k].p, vals[i].n);
+			vals[i].p = p;
+			p += vals[i].n;
+		}
+	}
+	j->ev.tags = ev->ntags ? tags : NULL;
+	return j;
+}
+
 int tern_store_submit(tern_store *s, const tern_event *ev,
 		      tern_store_write_cb cb, void *ctx, bool wait)
 {
@@ -752,15 +921,11 @@ int tern_store_submit(tern_store *s, const tern_event *ev,
 		return TERN_EINVAL;
 	if (s->read_only)
 		return TERN_ECLOSED;
-	j = malloc(sizeof *j + ev->json.n);
+	j = job_from_event(ev);
 	if (!j)
 		return TERN_ENOMEM;
-	memset(j, 0, sizeof *j);
-	j->type = JOB_EVENT;
 	j->cb = cb;
 	j->ctx = ctx;
-	j->json_len = ev->json.n;
-	memcpy(j->json, ev->json.p, ev->json.n);
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->closing && s->qlen >= s->opt.queue_max) {
