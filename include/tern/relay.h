@@ -82,7 +82,7 @@ void tern_relay_stop(tern_relay *r);
  * Applies the settings of cfg that can change without a restart: every
  * relay.limits value, relay.info (NIP-11 and the HTML page),
  * relay.service_url, relay.auth.restricted_kinds, relay.trusted_proxy_header,
- * relay.log_level and the websocket ping times. Connections stay open; the
+ * relay.log_level, relay.shutdown_grace and the websocket ping times. Connections stay open; the
  * new limits apply to messages read after each I/O thread has picked them
  * up (at its next loop turn). Settings that need a restart (bind, port,
  * io_threads, store) are ignored here; tern_config_diff() tells which.

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <tern/error.h>
 #include <tern/log.h>
@@ -43,6 +44,23 @@ static void peer_ip(tern__conn *c)
 		uv_ip6_name((struct sockaddr_in6 *)&ss, c->ip, sizeof c->ip);
 }
 
+/* Counts c under c->ip in the relay-wide table (conn.h). */
+static void count_ip(tern__conn *c)
+{
+	int rc;
+
+	c->ip_counted = true;
+	rc = tern__iplimit_acquire(c->io->r->iplim, c->ip,
+				   S(c)->lim.max_connections_per_ip,
+				   &c->ipslot);
+	if (rc == TERN_EFULL)
+		c->ip_over = true;
+	else if (rc)
+		tern_log(TERN_LOG_WARN, "relay", "#%llu %s: not counted: %s",
+			 (unsigned long long)c->serial, c->ip,
+			 tern_strerror(rc));
+}
+
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	tern__conn *c = h->data;
@@ -53,9 +71,32 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	buf->len = sizeof c->io->readbuf;
 }
 
-void tern__conn_accept(tern__io *io)
+/* The part of accepting that follows uv_accept()/uv_tcp_open(). */
+static void conn_setup(tern__io *io, tern__conn *c)
 {
 	static atomic_uint_fast64_t serials;
+
+	uv_tcp_nodelay(&c->tcp, 1);
+	c->serial = atomic_fetch_add(&serials, 1) + 1;
+	c->opened = c->last_rx = tern__io_now(io);
+	tern__outq_init(&c->out);
+	tern__order_init(&c->order);
+	peer_ip(c);
+	if (!S(c)->trusted_proxy_header)
+		count_ip(c);
+	c->next = io->conns;
+	if (io->conns)
+		io->conns->prev = c;
+	io->conns = c;
+	io->nconns++;
+	atomic_fetch_add(&io->r->n_conns, 1);
+	atomic_fetch_add(&io->r->n_accepted, 1);
+	if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read))
+		tern__conn_abort(c);
+}
+
+void tern__conn_accept(tern__io *io)
+{
 	tern__conn *c = calloc(1, sizeof *c);
 
 	if (!c) {
@@ -69,20 +110,27 @@ void tern__conn_accept(tern__io *io)
 		uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
 		return;
 	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	c->serial = atomic_fetch_add(&serials, 1) + 1;
-	c->opened = c->last_rx = tern__io_now(io);
-	tern__outq_init(&c->out);
-	peer_ip(c);
-	c->next = io->conns;
-	if (io->conns)
-		io->conns->prev = c;
-	io->conns = c;
-	io->nconns++;
-	atomic_fetch_add(&io->r->n_conns, 1);
-	atomic_fetch_add(&io->r->n_accepted, 1);
-	if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read))
-		tern__conn_abort(c);
+	conn_setup(io, c);
+}
+
+tern__conn *tern__conn_adopt(tern__io *io, int fd)
+{
+	tern__conn *c = calloc(1, sizeof *c);
+
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	c->io = io;
+	uv_tcp_init(&io->loop, &c->tcp);
+	c->tcp.data = c;
+	if (uv_tcp_open(&c->tcp, fd)) {
+		close(fd);
+		uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free);
+		return NULL;
+	}
+	conn_setup(io, c);
+	return c;
 }
 
 void tern__conn_abort(tern__conn *c)
@@ -121,6 +169,9 @@ static void on_close(uv_handle_t *h)
 		 "close #%llu %s after %.1fs", (unsigned long long)c->serial,
 		 c->ip, (double)(tern__io_now(io) - c->opened) / 1000.0);
 	tern__session_close(c);
+	tern__order_clear(&c->order);
+	tern__iplimit_release(io->r->iplim, c->ipslot);
+	c->ipslot = NULL;
 	tern__outq_free(&c->out);
 	free(c->head);
 	c->head = NULL;
@@ -219,6 +270,7 @@ static void slow_consumer(tern__conn *c)
 		 "#%llu %s: slow consumer (%zu bytes queued), closing",
 		 (unsigned long long)c->serial, c->ip, c->out.bytes);
 	tern__outq_drop_unsent(&c->out, c->inflight);
+	tern__order_clear(&c->order);
 	n = tern__ws_close_frame(frame, TERN__WS_CLOSE_POLICY,
 				 "slow consumer", 13);
 	if (tern__outq_copy(&c->out, frame, n)) {
@@ -231,23 +283,29 @@ static void slow_consumer(tern__conn *c)
 	tern__io_mark_dirty(c->io, c);
 }
 
-/* Checks the queue bound after a message was queued. */
-static int queued(tern__conn *c)
+/* Applies the output bound to queued and held bytes. */
+static int check_backlog(tern__conn *c)
 {
-	tern__outq_end_frame(&c->out);
-	tern__io_mark_dirty(c->io, c);
-	if (c->out.bytes <= S(c)->lim.max_output_queue)
+	if (tern__conn_backlog(c) <= S(c)->lim.max_output_queue)
 		return 0;
 	/* Past the cap: the client is slow only if the kernel will not take
 	 * the bytes now (a burst of fan-out in one loop turn is not). */
 	tern__conn_flush(c);
 	if (c->state != TERN__CONN_WS)
 		return TERN_ECLOSED;
-	if (c->out.bytes > S(c)->lim.max_output_queue) {
+	if (tern__conn_backlog(c) > S(c)->lim.max_output_queue) {
 		slow_consumer(c);
 		return TERN_EFULL;
 	}
 	return 0;
+}
+
+/* Checks the queue bound after a message was queued. */
+static int queued(tern__conn *c)
+{
+	tern__outq_end_frame(&c->out);
+	tern__io_mark_dirty(c->io, c);
+	return check_backlog(c);
 }
 
 static int send_frame(tern__conn *c, unsigned op, bool rsv1,
@@ -307,10 +365,23 @@ nomem:
 	return TERN_ENOMEM;
 }
 
+/* Holds a message behind an awaited reply (order.h). */
+static int hold(tern__conn *c, const tern_slice *parts,
+		tern__rbuf *const *bufs, size_t n)
+{
+	if (tern__order_hold(&c->order, parts, bufs, n)) {
+		tern__conn_abort(c);
+		return TERN_ENOMEM;
+	}
+	return check_backlog(c);
+}
+
 int tern__conn_send(tern__conn *c, const tern_slice *parts, size_t n)
 {
 	if (c->state != TERN__CONN_WS)
 		return TERN_ECLOSED;
+	if (tern__order_holding(&c->order))
+		return hold(c, parts, NULL, n);
 	if (c->deflate)
 		return send_deflated(c, parts, n);
 	return send_frame(c, TERN__WS_OP_TEXT, false, parts, n);
@@ -331,6 +402,11 @@ int tern__conn_send_event(tern__conn *c, tern_slice sub, tern__rbuf *json)
 	parts[0] = (tern_slice){ (const uint8_t *)head, hn };
 	parts[1] = (tern_slice){ json->data, json->len };
 	parts[2] = (tern_slice){ (const uint8_t *)"]", 1 };
+	if (tern__order_holding(&c->order)) {
+		tern__rbuf *bufs[3] = { NULL, json, NULL };
+
+		return hold(c, parts, bufs, 3);
+	}
 	if (c->deflate)
 		return send_deflated(c, parts, 3);
 	/* Spliced: the body is the shared buffer itself, not a copy. */
@@ -344,6 +420,65 @@ int tern__conn_send_event(tern__conn *c, tern_slice sub, tern__rbuf *json)
 		return TERN_ENOMEM;
 	}
 	return queued(c);
+}
+
+/* Frames one released message (order.h): shared ranges stay shared when
+ * the connection does not compress. */
+static int release_msg(void *ctx, const tern__outq_ent *ents, size_t n,
+		       size_t len)
+{
+	tern__conn *c = ctx;
+	uint8_t hdr[TERN__WS_HEADER_MAX];
+	tern_slice small[8] = { { 0 } }, *parts = small;
+	size_t h;
+	int rc;
+
+	if (c->state != TERN__CONN_WS)
+		return TERN_ECLOSED;
+	if (c->deflate) {
+		if (n > sizeof small / sizeof small[0]) {
+			parts = malloc(n * sizeof *parts);
+			if (!parts) {
+				tern__conn_abort(c);
+				return TERN_ENOMEM;
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+			parts[i] = (tern_slice){ ents[i].b->data + ents[i].off,
+						 ents[i].len };
+		rc = send_deflated(c, parts, n);
+		if (parts != small)
+			free(parts);
+		return rc;
+	}
+	h = tern__ws_frame_header(hdr, TERN__WS_OP_TEXT, true, false, len);
+	rc = tern__outq_copy(&c->out, hdr, h);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = tern__outq_ref(&c->out, ents[i].b, ents[i].off,
+				    ents[i].len);
+	if (rc) {
+		tern__conn_abort(c);
+		return TERN_ENOMEM;
+	}
+	return queued(c);
+}
+
+void tern__conn_expect_reply(tern__conn *c, const void *key)
+{
+	/* Out of memory: that reply is simply not ordered. */
+	if (tern__order_expect(&c->order, key))
+		tern_log(TERN_LOG_WARN, "relay", "#%llu %s: reply order: out "
+			 "of memory", (unsigned long long)c->serial, c->ip);
+}
+
+bool tern__conn_reply_begin(tern__conn *c, const void *key)
+{
+	return tern__order_reply_begin(&c->order, key);
+}
+
+void tern__conn_reply_end(tern__conn *c)
+{
+	tern__order_reply_end(&c->order, release_msg, c);
 }
 
 static void send_control(tern__conn *c, unsigned op, const uint8_t *p,
@@ -643,7 +778,32 @@ static void route(tern__conn *c, const tern__http_request *req,
 	bool root = req->path.n == 1;
 
 	client_ip(c, req);
+	if (!c->ip_counted)
+		count_ip(c);
+	if (c->ip_over) {
+		tern_log(TERN_LOG_INFO, "relay", "#%llu %s: refused: over "
+			 "max_connections_per_ip (%u)",
+			 (unsigned long long)c->serial, c->ip,
+			 S(c)->lim.max_connections_per_ip);
+		http_error(c, 429, "too many connections from your address",
+			   NULL);
+		return;
+	}
 	if (tern__ws_is_upgrade(req)) {
+		tern_reason why = { 0 };
+
+		if (tern__hooks_reject_conn(&c->io->r->hooks, c, req, &why)) {
+			char msg[sizeof why.msg + 32];
+
+			if (!why.msg[0])
+				tern_reason_set(&why, TERN_PREFIX_BLOCKED,
+						"connection refused");
+			tern_reason_format(&why, msg, sizeof msg);
+			tern_log(TERN_LOG_INFO, "relay", "#%llu %s: refused: %s",
+				 (unsigned long long)c->serial, c->ip, msg);
+			http_error(c, 429, msg, NULL);
+			return;
+		}
 		upgrade(c, req, rest, nrest);
 		return;
 	}

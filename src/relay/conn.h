@@ -10,8 +10,23 @@
  * list; its memory is kept while the store still has events of it
  * (pending > 0), so that results arriving later find it and are dropped.
  *
- * Slow consumers: when queued output passes relay.limits.max_output_queue
- * bytes, unsent frames are dropped, a close frame 1008 "slow consumer" is
+ * Connections per IP (relay.limits.max_connections_per_ip): without a
+ * trusted proxy header a connection is counted under its socket peer's
+ * address as soon as it is accepted, so that connections which never send
+ * a request count too. With a trusted proxy header the peer is the proxy,
+ * so the connection is counted under the header's address once the
+ * request head is read (under the peer's when the header is missing). One
+ * over the limit is answered HTTP 429, whatever it asked for, and is not
+ * counted. The reject-connection hooks then run for WebSocket upgrades;
+ * their refusal is a 429 too.
+ *
+ * Order of replies: messages leave in the order of the client messages
+ * that caused them (order.h says exactly what is ordered); messages sent
+ * while the OK of an earlier EVENT is awaited are held, unframed, and
+ * framed when released.
+ *
+ * Slow consumers: when queued and held output passes
+ * relay.limits.max_output_queue bytes, unsent frames are dropped, a close frame 1008 "slow consumer" is
  * queued, and the connection is counted and closed.
  */
 #ifndef TERN_RELAY_CONN_H
@@ -23,6 +38,8 @@
 
 #include <uv.h>
 
+#include "relay/iplimit.h"
+#include "relay/order.h"
 #include "relay/outq.h"
 #include "relay/session.h"
 #include "ws/deflate.h"
@@ -52,6 +69,9 @@ struct tern__conn {
 	uint32_t pending;         /* events at the writer */
 	uint64_t serial;          /* connection number, for logs */
 	char ip[64];
+	tern__ipslot *ipslot;     /* counted in the relay's per-IP table */
+	bool ip_counted;          /* counting done (ipslot may be NULL) */
+	bool ip_over;             /* over max_connections_per_ip: 429 */
 
 	uint8_t *head;            /* HTTP phase: request head so far */
 	size_t head_len;
@@ -61,6 +81,7 @@ struct tern__conn {
 	tern__ws_pmd_conn pmd;
 
 	tern__outq out;
+	tern__order order;        /* replies held behind an awaited OK */
 	size_t inflight;          /* bytes handed to uv_write */
 	uv_write_t wreq;
 
@@ -76,6 +97,14 @@ struct tern__conn {
 void tern__conn_accept(tern__io *io);
 
 /*
+ * Serves a connected stream socket fd on io as if it had been accepted
+ * (its IP is its peer's address, "?" for a socket without one). Takes
+ * ownership of fd. Returns the connection (owned by io: it is freed after
+ * it closes), or NULL (fd closed). For tests and fuzzing; on io's thread.
+ */
+tern__conn *tern__conn_adopt(tern__io *io, int fd);
+
+/*
  * Queues one text message made of the concatenation of parts (framed,
  * and compressed when negotiated). Returns 0, or an error after which the
  * connection is being closed (out of memory, slow consumer).
@@ -83,6 +112,23 @@ void tern__conn_accept(tern__io *io);
 int tern__conn_send(tern__conn *c, const tern_slice *parts, size_t n);
 /* ["EVENT",<sub>,<json>] with json shared when not compressed. */
 int tern__conn_send_event(tern__conn *c, tern_slice sub, tern__rbuf *json);
+
+/*
+ * Ordering of replies (order.h). tern__conn_expect_reply(): a reply
+ * identified by key will come later; what is sent meanwhile waits behind
+ * it. tern__conn_reply_begin(): the messages sent until
+ * tern__conn_reply_end() are that reply (false: no such awaited reply,
+ * messages are sent as usual); reply_end releases what was waiting.
+ */
+void tern__conn_expect_reply(tern__conn *c, const void *key);
+bool tern__conn_reply_begin(tern__conn *c, const void *key);
+void tern__conn_reply_end(tern__conn *c);
+
+/* Bytes of output queued or held for c. */
+static inline size_t tern__conn_backlog(const tern__conn *c)
+{
+	return c->out.bytes + c->order.bytes;
+}
 
 /* Starts the close handshake with code and reason (WebSocket), or drops
  * the connection (HTTP phase). */

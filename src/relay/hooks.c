@@ -33,6 +33,7 @@ static void remove_owner(tern__hook_list *l, const void *owner)
 
 void tern__hooks_remove_owner(tern__hooks *h, const void *owner)
 {
+	remove_owner(&h->reject_conn, owner);
 	remove_owner(&h->reject_event, owner);
 	remove_owner(&h->reject_filter, owner);
 	remove_owner(&h->event_saved, owner);
@@ -40,10 +41,23 @@ void tern__hooks_remove_owner(tern__hooks *h, const void *owner)
 
 void tern__hooks_free(tern__hooks *h)
 {
+	free(h->reject_conn.v);
 	free(h->reject_event.v);
 	free(h->reject_filter.v);
 	free(h->event_saved.v);
 	*h = (tern__hooks){ 0 };
+}
+
+bool tern__hooks_reject_conn(const tern__hooks *h, tern__conn *c,
+			     const tern__http_request *req, tern_reason *why)
+{
+	for (size_t i = 0; i < h->reject_conn.n; i++) {
+		const tern__hook *k = &h->reject_conn.v[i];
+
+		if (((tern__reject_conn_fn)k->fn)(k->ctx, c, req, why))
+			return true;
+	}
+	return false;
 }
 
 bool tern__hooks_reject_event(const tern__hooks *h, tern__conn *c,

@@ -7,7 +7,9 @@
  * the I/O threads). Entries are grouped by owner so that they can be
  * removed together.
  *
- * Threads: reject-event and reject-filter hooks run on the I/O thread that
+ * Threads: reject-connection hooks run on the I/O thread of the connection,
+ * once its HTTP request head is read and before a WebSocket upgrade is
+ * answered; reject-event and reject-filter hooks run on the I/O thread that
  * received the message; on-event-saved hooks run on the I/O thread of the
  * connection that sent the event, after the store committed it. None may
  * block.
@@ -23,6 +25,14 @@
 #include <tern/types.h>
 
 typedef struct tern__conn tern__conn;
+typedef struct tern__http_request tern__http_request;
+
+/* Return true to refuse a WebSocket upgrade request (req: its parsed head;
+ * the client IP is the connection's, trusted proxy header applied). The
+ * client gets HTTP 429 with why's text as the body. */
+typedef bool (*tern__reject_conn_fn)(void *ctx, tern__conn *c,
+				     const tern__http_request *req,
+				     tern_reason *why);
 
 /* Return true to reject ev, with why set (its prefix decides the reply:
  * auth-required also sends an AUTH challenge). c is NULL for events that
@@ -49,6 +59,7 @@ typedef struct tern__hook_list {
 } tern__hook_list;
 
 typedef struct tern__hooks {
+	tern__hook_list reject_conn;
 	tern__hook_list reject_event;
 	tern__hook_list reject_filter;
 	tern__hook_list event_saved;
@@ -62,6 +73,8 @@ void tern__hooks_remove_owner(tern__hooks *h, const void *owner);
 void tern__hooks_free(tern__hooks *h);
 
 /* Runs the lists; the reject ones stop at the first rejection. */
+bool tern__hooks_reject_conn(const tern__hooks *h, tern__conn *c,
+			     const tern__http_request *req, tern_reason *why);
 bool tern__hooks_reject_event(const tern__hooks *h, tern__conn *c,
 			      const tern_event *ev, tern_reason *why);
 bool tern__hooks_reject_filter(const tern__hooks *h, tern__conn *c,

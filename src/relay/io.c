@@ -201,7 +201,7 @@ static void stop_handles(tern__io *io);
 static void check_stop(tern__io *io)
 {
 	uint64_t now = tern__io_now(io);
-	uint64_t grace = (uint64_t)io->r->shutdown_grace * 1000;
+	uint64_t grace = (uint64_t)atomic_load(&io->r->shutdown_grace) * 1000;
 
 	if (!io->stopping)
 		return;
@@ -236,7 +236,7 @@ static void begin_stop(tern__io *io)
 		return;
 	io->stopping = true;
 	io->stop_deadline = tern__io_now(io) +
-			    (uint64_t)io->r->shutdown_grace * 1000;
+			    (uint64_t)atomic_load(&io->r->shutdown_grace) * 1000;
 	uv_close((uv_handle_t *)&io->listener, NULL);
 	check_stop(io);
 }
@@ -327,8 +327,8 @@ static void stop_handles(tern__io *io)
 
 /* ---- lifecycle -------------------------------------------------------- */
 
-int tern__io_new(tern__io **out, tern_relay *r, unsigned idx, char *err,
-		 size_t errcap)
+int tern__io_new(tern__io **out, tern_relay *r, unsigned idx, bool listen,
+		 char *err, size_t errcap)
 {
 	tern__io *io = calloc(1, sizeof *io);
 	int rc;
@@ -350,10 +350,15 @@ int tern__io_new(tern__io **out, tern_relay *r, unsigned idx, char *err,
 		snprintf(err, errcap, "event loop: %s", uv_strerror(rc));
 		goto fail_subs;
 	}
-	rc = listen_socket(r->bind, r->port, &io->listen_fd, err, errcap);
-	if (rc)
-		goto fail_loop;
 	uv_tcp_init(&io->loop, &io->listener);
+	if (!listen)
+		goto no_listener;
+	rc = listen_socket(r->bind, r->port, &io->listen_fd, err, errcap);
+	if (rc) {
+		uv_close((uv_handle_t *)&io->listener, NULL);
+		uv_run(&io->loop, UV_RUN_NOWAIT);
+		goto fail_loop;
+	}
 	rc = uv_tcp_open(&io->listener, io->listen_fd);
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&io->listener, LISTEN_BACKLOG,
@@ -364,6 +369,7 @@ int tern__io_new(tern__io **out, tern_relay *r, unsigned idx, char *err,
 		uv_run(&io->loop, UV_RUN_NOWAIT);
 		goto fail_loop;
 	}
+no_listener:
 	io->listener.data = io;
 	uv_async_init(&io->loop, &io->wake, on_wake);
 	io->wake.data = io;

@@ -78,9 +78,10 @@ struct tern__io {
 	uint64_t stop_deadline; /* uv_now() ms after which all is dropped */
 };
 
-/* Creates the thread's state and its listening socket. */
-int tern__io_new(tern__io **out, tern_relay *r, unsigned idx, char *err,
-		 size_t errcap);
+/* Creates the thread's state and, when listen is true, its listening
+ * socket (without one, connections come only from tern__conn_adopt()). */
+int tern__io_new(tern__io **out, tern_relay *r, unsigned idx, bool listen,
+		 char *err, size_t errcap);
 /* Runs the loop until the relay stops (on the calling thread). */
 void tern__io_run(tern__io *io);
 void tern__io_free(tern__io *io);

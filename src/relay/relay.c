@@ -83,6 +83,21 @@ static bool builtin_protected(void *ctx, tern__conn *c, const tern_event *ev,
 
 static const char builtin_owner[] = "tern";
 
+/* The settings of cfg that differ from the defaults, as "name=value ..."
+ * (or "defaults"), for the start-up line. Malloc'ed; NULL if out of
+ * memory. */
+static char *settings_diff(const tern_config *cfg)
+{
+	tern_config def;
+	char buf[2048];
+
+	tern_config_defaults(&def);
+	if (tern_config_diff(&def, cfg, buf, sizeof buf, NULL) == 0)
+		snprintf(buf, sizeof buf, "defaults");
+	tern_config_free(&def);
+	return strdup(buf);
+}
+
 /* ---- writer hand-off -------------------------------------------------- */
 
 void tern__relay_broadcast(tern_relay *r, tern__rbuf *json)
@@ -115,8 +130,8 @@ void tern__relay_write_cb(void *ctx, const tern_write_result *res)
 
 /* ---- public API ------------------------------------------------------- */
 
-int tern_relay_new(tern_relay **out, const tern_config *cfg, char *err,
-		   size_t errcap)
+static int relay_new(tern_relay **out, const tern_config *cfg, bool listen,
+		     char *err, size_t errcap)
 {
 	tern_relay *r;
 	char dummy[1];
@@ -138,10 +153,18 @@ int tern_relay_new(tern_relay **out, const tern_config *cfg, char *err,
 	pthread_mutex_init(&r->mu, NULL);
 	snprintf(r->bind, sizeof r->bind, "%s", cfg->relay.bind);
 	r->port = cfg->relay.port;
-	r->shutdown_grace = cfg->relay.shutdown_grace;
+	atomic_init(&r->shutdown_grace, cfg->relay.shutdown_grace);
 	tern_log_set_level(cfg->relay.log_level);
 	rc = tern__settings_new(&r->set, cfg);
 	if (rc)
+		goto fail;
+	rc = tern__iplimit_new(&r->iplim);
+	if (rc)
+		goto fail;
+	rc = TERN_ENOMEM;
+	r->store_dir = strdup(cfg->store.dir ? cfg->store.dir : "");
+	r->settings_diff = settings_diff(cfg);
+	if (!r->store_dir || !r->settings_diff)
 		goto fail;
 	rc = TERN_ENOMEM;
 	if (tern__hooks_add(&r->hooks.reject_event, builtin_owner,
@@ -163,7 +186,7 @@ int tern_relay_new(tern_relay **out, const tern_config *cfg, char *err,
 		goto fail;
 	}
 	for (unsigned i = 0; i < r->nio; i++) {
-		rc = tern__io_new(&r->io[i], r, i, err, errcap);
+		rc = tern__io_new(&r->io[i], r, i, listen, err, errcap);
 		if (rc)
 			goto fail;
 	}
@@ -174,6 +197,18 @@ fail:
 		snprintf(err, errcap, "out of memory");
 	tern_relay_free(r);
 	return rc;
+}
+
+int tern_relay_new(tern_relay **out, const tern_config *cfg, char *err,
+		   size_t errcap)
+{
+	return relay_new(out, cfg, true, err, errcap);
+}
+
+int tern__relay_new_detached(tern_relay **out, const tern_config *cfg,
+			     char *err, size_t errcap)
+{
+	return relay_new(out, cfg, false, err, errcap);
 }
 
 static void *io_main(void *arg)
@@ -189,9 +224,11 @@ int tern_relay_run(tern_relay *r)
 	if (r->ran)
 		return TERN_EINVAL;
 	r->ran = true;
-	tern_log(TERN_LOG_INFO, "relay", "listening on %s:%u with %u I/O "
-		 "thread%s", r->bind, (unsigned)r->port, r->nio,
-		 r->nio == 1 ? "" : "s");
+	tern_log(TERN_LOG_INFO, "relay", "tern " TERN_VERSION " listening on "
+		 "%s%s%s:%u, %u I/O thread%s, store %s; settings: %s",
+		 strchr(r->bind, ':') ? "[" : "", r->bind,
+		 strchr(r->bind, ':') ? "]" : "", (unsigned)r->port, r->nio,
+		 r->nio == 1 ? "" : "s", r->store_dir, r->settings_diff);
 	for (unsigned i = 1; i < r->nio; i++) {
 		rc = -pthread_create(&r->io[i]->thread, NULL, io_main,
 				     r->io[i]);
@@ -243,6 +280,7 @@ int tern_relay_reload(tern_relay *r, const tern_config *cfg, char *err,
 		return rc;
 	}
 	tern_log_set_level(cfg->relay.log_level);
+	atomic_store(&r->shutdown_grace, cfg->relay.shutdown_grace);
 	pthread_mutex_lock(&r->mu);
 	tern__settings_unref(r->set);
 	r->set = s;
@@ -288,6 +326,9 @@ void tern_relay_free(tern_relay *r)
 			tern__io_free(r->io[i]);
 	free(r->io);
 	tern__hooks_free(&r->hooks);
+	tern__iplimit_free(r->iplim);
+	free(r->store_dir);
+	free(r->settings_diff);
 	tern__settings_unref(r->set);
 	pthread_mutex_destroy(&r->mu);
 	free(r);

@@ -6,7 +6,8 @@
  * writer's callback posts an event's result to the thread that received
  * it, and the stored event (one ref-counted copy of its JSON) to every
  * I/O thread for live fan-out. Nothing else is shared between I/O threads
- * but the store, the hook lists (fixed while running) and the counters.
+ * but the store, the hook lists (fixed while running), the per-IP
+ * connection table (iplimit.h) and the counters.
  */
 #ifndef TERN_RELAY_RELAY_H
 #define TERN_RELAY_RELAY_H
@@ -20,6 +21,7 @@
 #include <tern/store.h>
 
 #include "relay/hooks.h"
+#include "relay/iplimit.h"
 #include "relay/outq.h"
 #include "relay/settings.h"
 
@@ -29,11 +31,14 @@ typedef struct tern__conn tern__conn;
 struct tern_relay {
 	tern_store *store;
 	tern__hooks hooks;
+	tern__iplimit *iplim;    /* connections per client IP, relay-wide */
 	unsigned nio;
 	tern__io **io;
 	char bind[64];
 	uint16_t port;
-	uint32_t shutdown_grace; /* seconds */
+	atomic_uint shutdown_grace; /* seconds (reloadable) */
+	char *store_dir;         /* for the start-up line */
+	char *settings_diff;     /* settings differing from the defaults */
 
 	pthread_mutex_t mu;      /* guards set */
 	tern__settings *set;     /* current settings (each thread holds its
@@ -58,6 +63,14 @@ typedef struct tern__pending {
 	tern_write_status status;
 	tern_reason reason;
 } tern__pending;
+
+/*
+ * As tern_relay_new(), but the I/O threads get no listening socket: the
+ * caller drives them itself (tern__conn_adopt(), each thread's loop). For
+ * tests and fuzzing of the connection path without a network.
+ */
+int tern__relay_new_detached(tern_relay **out, const tern_config *cfg,
+			     char *err, size_t errcap);
 
 /* Posts json to every I/O thread for live fan-out (a reference each).
  * Thread-safe. */

@@ -203,6 +203,13 @@ static bool restricted_ok(tern__conn *c, const tern_filter *fs, size_t n,
 	return true;
 }
 
+static int cmp_kind(const void *a, const void *b)
+{
+	uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* ---- EVENT ------------------------------------------------------------ */
 
 static void submit(tern__conn *c, const tern_event *ev, tern_slice id_hex)
@@ -227,6 +234,8 @@ static void submit(tern__conn *c, const tern_event *ev, tern_slice id_hex)
 	if (rc == 0) {
 		c->pending++;
 		io->npending++;
+		/* Replies to later messages wait behind this OK. */
+		tern__conn_expect_reply(c, p);
 		return;
 	}
 	tern__rbuf_unref(p->json);
@@ -312,6 +321,8 @@ void tern__session_result(tern__io *io, tern__pending *p)
 		tern_arena_reset(&io->arena);
 	}
 	if (tern__conn_open(c)) {
+		bool ordered = tern__conn_reply_begin(c, p);
+
 		switch (p->status) {
 		case TERN_WRITE_STORED:
 			send_ok(c, id_hex, true, &why);
@@ -325,6 +336,8 @@ void tern__session_result(tern__io *io, tern__pending *p)
 			send_ok(c, id_hex, false, &why);
 			break;
 		}
+		if (ordered)
+			tern__conn_reply_end(c);
 	}
 	tern__rbuf_unref(p->json);
 	free(p);
@@ -396,7 +409,7 @@ static bool scan_run(tern__io *io, tern__scan *s)
 		return true;
 	}
 	/* Let a client that reads slowly drain before more is queued. */
-	if (c->out.bytes > S(c)->lim.max_output_queue / 2)
+	if (tern__conn_backlog(c) > S(c)->lim.max_output_queue / 2)
 		return false;
 	rc = tern_query_next(s->q, SCAN_SLICE, scan_visit, s);
 	if (rc == 1)
@@ -526,14 +539,145 @@ static bool count_visit(void *ctx, tern_slice json, uint64_t serial)
 	return true;
 }
 
+/* True if every event f can match is one this connection may see because
+ * of who it is authed as: f names only authed authors, or only authed
+ * "p" recipients. */
+static bool all_visible(tern__conn *c, const tern_filter *f)
+{
+	const tern__auth *a = &c->sess.auth;
+	uint8_t pk[32];
+	bool all;
+
+	if (f->authors) {
+		all = true;
+		for (uint32_t i = 0; i < f->nauthors && all; i++)
+			all = tern__auth_has(a, f->authors[i]);
+		if (all)
+			return true;
+	}
+	for (uint32_t t = 0; t < f->ntags; t++) {
+		if (f->tags[t].name != 'p')
+			continue;
+		all = true;
+		for (uint32_t i = 0; i < f->tags[t].nvalues && all; i++) {
+			const tern_slice *v = &f->tags[t].values[i];
+
+			all = v->n == 64 &&
+			      tern_hex_decode(pk, (const char *)v->p, 32) &&
+			      tern__auth_has(a, pk);
+		}
+		return all;
+	}
+	return false;
+}
+
+/*
+ * The restricted part of a COUNT: each filter narrowed to the restricted
+ * kinds (filters that cannot match one are left out), in the thread's
+ * arena. Returns the number of filters written to *out, or -1 when out of
+ * memory.
+ */
+static int restricted_part(tern__conn *c, const tern_filter *fs, size_t n,
+			   tern_filter **out)
+{
+	tern__settings *s = S(c);
+	tern_filter *r = tern_arena_alloc(&c->io->arena, n * sizeof *r);
+	uint16_t *kinds;
+	int m = 0;
+
+	if (!r)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t nk = 0;
+
+		kinds = tern_arena_alloc(&c->io->arena,
+					 s->nrestricted * sizeof *kinds);
+		if (!kinds)
+			return -1;
+		/* Both lists are sorted, so the result is too. */
+		for (size_t k = 0; k < s->nrestricted; k++) {
+			uint32_t kind = s->restricted_kinds[k];
+
+			if (kind > UINT16_MAX)
+				continue;
+			if (!fs[i].kinds ||
+			    bsearch(&(uint16_t){ (uint16_t)kind }, fs[i].kinds,
+				    fs[i].nkinds, sizeof(uint16_t), cmp_kind))
+				kinds[nk++] = (uint16_t)kind;
+		}
+		if (!nk)
+			continue;
+		r[m] = fs[i];
+		r[m].kinds = kinds;
+		r[m].nkinds = nk;
+		m++;
+	}
+	*out = r;
+	return m;
+}
+
+/*
+ * Counts what this connection may see of the events matching fs.
+ * From the index alone where it can: when no filter can match a
+ * restricted kind; else as (all matches) - (restricted matches) +
+ * (restricted matches it may see), where the last term is counted from
+ * the index too when every narrowed filter is one it may see whole (its
+ * own events, or those addressed to it), and event by event only
+ * otherwise - so only restricted events are ever read.
+ */
+static int count_visible(tern__conn *c, tern_filter *fs, size_t n,
+			 bool check, uint64_t *out)
+{
+	tern_store *st = c->io->r->store;
+	count_ctx x = { c, 0 };
+	uint64_t all, restricted;
+	tern_filter *rf;
+	bool whole = true;
+	int m, rc;
+
+	*out = 0;
+	rc = tern_store_count(st, fs, n, &all);
+	if (rc || !check) {
+		*out = all;
+		return rc;
+	}
+	m = restricted_part(c, fs, n, &rf);
+	if (m < 0)
+		return TERN_ENOMEM;
+	if (m == 0) {
+		*out = all;
+		return 0;
+	}
+	rc = tern_store_count(st, rf, (size_t)m, &restricted);
+	if (rc)
+		return rc;
+	if (tern__auth_any(&c->sess.auth)) {
+		for (int i = 0; i < m && whole; i++)
+			whole = all_visible(c, &rf[i]);
+		if (whole) {
+			x.n = restricted;
+		} else {
+			for (int i = 0; i < m; i++)
+				rf[i].has_limit = false;
+			rc = tern_store_query(st, rf, (size_t)m, 0,
+					      count_visit, &x);
+			if (rc)
+				return rc;
+		}
+	}
+	/* Two read transactions: a write between them may make the
+	 * difference slightly off, never below zero. */
+	*out = (all > restricted ? all - restricted : 0) + x.n;
+	return 0;
+}
+
 static void handle_count(tern__conn *c, tern__msg *m)
 {
 	tern__io *io = c->io;
 	tern_reason why = { 0 };
 	char buf[TERN__WIRE_SMALL_MAX];
-	count_ctx x = { c, 0 };
+	uint64_t n;
 	bool check;
-	int rc;
 
 	if (!sub_ok(c, m->sub, &why) || !auth_gate(c, &why) ||
 	    !restricted_ok(c, m->filters, m->nfilters, &check, &why) ||
@@ -542,23 +686,12 @@ static void handle_count(tern__conn *c, tern__msg *m)
 		send_closed(c, m->sub, &why);
 		return;
 	}
-	if (check) {
-		/* Restricted kinds may be among the results: each one must
-		 * be checked, so count by reading them. */
-		for (uint32_t i = 0; i < m->nfilters; i++)
-			m->filters[i].has_limit = false;
-		rc = tern_store_query(io->r->store, m->filters, m->nfilters,
-				      0, count_visit, &x);
-	} else {
-		rc = tern_store_count(io->r->store, m->filters, m->nfilters,
-				      &x.n);
-	}
-	if (rc) {
+	if (count_visible(c, m->filters, m->nfilters, check, &n)) {
 		tern_reason_set(&why, TERN_PREFIX_ERROR, "count failed");
 		send_closed(c, m->sub, &why);
 		return;
 	}
-	send_text(c, buf, tern__wire_count(buf, sizeof buf, m->sub, x.n));
+	send_text(c, buf, tern__wire_count(buf, sizeof buf, m->sub, n));
 }
 
 /* ---- AUTH ------------------------------------------------------------- */
