@@ -26,8 +26,8 @@ static void print_usage(FILE *f)
 {
 	fputs("Usage: tern <command> [options] [args]\n"
 	      "\n"
-	      "tern is a Nostr relay framework and server. These commands work\n"
-	      "on an event store offline.\n"
+	      "tern is a Nostr relay framework and server. serve runs the relay;\n"
+	      "the other commands work on its event store directly.\n"
 	      "\n"
 	      "Commands:\n", f);
 	for (size_t i = 0; i < NCOMMANDS; i++)

@@ -116,7 +116,9 @@ void tern__relay_write_cb(void *ctx, const tern_write_result *res)
 
 	p->status = res->status;
 	p->reason = res->reason;
-	/* The answer first, then the live copies. */
+	/* The live copies go out first, then the answer to the sender:
+	 * both reach its thread in that order, and the order module holds
+	 * later replies behind the OK anyway. */
 	if (res->status == TERN_WRITE_STORED) {
 		atomic_fetch_add(&r->n_events_stored, 1);
 		tern__relay_broadcast(r, p->json);
