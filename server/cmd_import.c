@@ -45,17 +45,27 @@
 
 /*
  * Events per write transaction. Each commit rewrites every index page its
- * events touched, and ids (and "e" tags) land on random pages, so larger
- * transactions cost the writer less per event (100k events, writer CPU:
- * 1024 -> ~21 us/event, 4096 -> ~11, 16384 -> ~7.5); but LMDB holds a
- * transaction's dirty pages in the heap (and keeps them for reuse), and
- * two batches of events wait in memory, so the peak heap grows with it
- * (2048 -> ~42 MiB, 4096 -> ~60 MiB, 16384 -> ~190 MiB). 2048 would keep
- * the whole import within 64 MiB resident but costs ~25% more CPU per
- * event than 4096 (the whole import: 1.85 s against 1.50 s of CPU for
- * 100k events without verification).
+ * events touched, and ids (and "e" tags) land on random pages: near 100k
+ * events a 4096-event batch dirties ~6,000 leaf pages (id ~1,400 of its
+ * ~1,600, tag ~2,200, records ~1,400, pk/pkkind/ca/kind ~900), so larger
+ * transactions cost the writer less per event (writer CPU: 1024 -> ~21
+ * us/event, 4096 -> ~11, 16384 -> ~7.5). But LMDB holds a transaction's
+ * dirty pages in the heap (~24 MiB at 4096, ~70 MiB at 16384) and queued
+ * events wait in memory, so 4096 is the largest batch that keeps the
+ * import near 64 MiB resident. (MDB_WRITEMAP, which would keep dirty pages
+ * out of the heap, cost more CPU: docs/STORE_FORMAT.md.)
  */
 #define IMPORT_BATCH 4096
+/*
+ * The writer waits for at least this many events before it starts a
+ * transaction (tern_store_options batch_min, batch_wait_ms): while the
+ * store is small the writer outpaces the verifying workers and would
+ * otherwise commit batches of a few hundred events, each rewriting the
+ * same index pages (~1-3 us/event more CPU over the whole import). Below
+ * IMPORT_BATCH, so that the workers never wait for the writer to wait.
+ */
+#define IMPORT_BATCH_MIN 3072
+#define IMPORT_BATCH_WAIT_MS 200
 /* Bound on the store file's pages kept mapped (tern_store_options
  * rss_trim; the process's other file-backed pages, ~5 MiB of libraries,
  * count too). */
@@ -78,12 +88,16 @@ enum line_state {
 
 struct chunk;
 
+/* Lines stay in flight until their events are committed, so they are
+ * kept small: the reason of a refused line (rare) is allocated apart. */
 struct line {
 	uint64_t no;        /* 1-based line number in the input */
 	uint32_t off, len;  /* bytes in chunk->buf */
 	uint8_t state;      /* enum line_state */
+	uint8_t prefix;     /* tern_prefix of the reason, when REJECTED or
+			       FAILED */
 	struct chunk *c;    /* for on_written() */
-	tern_reason why;    /* when REJECTED or FAILED */
+	char *msg;          /* the reason's message (malloc'd), or NULL */
 };
 
 struct chunk {
@@ -92,7 +106,7 @@ struct chunk {
 	size_t len, cap;
 	uint32_t n;          /* lines used */
 	struct line lines[CHUNK_LINES];
-	tern_event evs[CHUNK_LINES];
+	tern_event *evs;     /* [CHUNK_LINES] from parsing to submission */
 	tern_arena arena;    /* parsed events of this chunk */
 	atomic_uint pending; /* submitted events not yet reported, +1 */
 	struct chunk *next;  /* work queue link */
@@ -149,6 +163,14 @@ static double elapsed(const struct timespec *t0)
 	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* Records why line l was refused (state is set by the caller). */
+static void line_set_reason(struct line *l, const tern_reason *r)
+{
+	l->prefix = (uint8_t)r->prefix;
+	free(l->msg);
+	l->msg = strdup(r->msg); /* NULL: out of memory */
+}
+
 /* ---- store side ------------------------------------------------------- */
 
 /* Drops one reference to c; the last one hands it back to the reader. */
@@ -178,12 +200,12 @@ static void on_written(void *ctx, const tern_write_result *res)
 		break;
 	case TERN_WRITE_REJECTED:
 		l->state = LINE_REJECTED;
-		l->why = res->reason;
+		line_set_reason(l, &res->reason);
 		break;
 	case TERN_WRITE_ERROR:
 	default:
 		l->state = LINE_FAILED;
-		l->why = res->reason;
+		line_set_reason(l, &res->reason);
 		break;
 	}
 	chunk_release(l->c);
@@ -203,9 +225,12 @@ static void submit_chunk(struct import *imp, struct chunk *c)
 		rc = tern_store_submit(imp->st, &c->evs[i], on_written, l,
 				       true);
 		if (rc != 0) {
+			tern_reason why;
+
 			l->state = LINE_FAILED;
-			tern_reason_set(&l->why, TERN_PREFIX_ERROR, "%s",
+			tern_reason_set(&why, TERN_PREFIX_ERROR, "%s",
 					tern_strerror(rc));
+			line_set_reason(l, &why);
 			atomic_compare_exchange_strong(&imp->submit_err,
 						       &expect, rc);
 			atomic_fetch_sub(&c->pending, 1);
@@ -217,6 +242,8 @@ static void submit_chunk(struct import *imp, struct chunk *c)
 	free(c->buf);
 	c->buf = NULL;
 	c->cap = 0;
+	free(c->evs);
+	c->evs = NULL;
 	tern_arena_free(&c->arena);
 	tern_arena_init(&c->arena, 0);
 	pthread_mutex_lock(&imp->mu);
@@ -230,32 +257,40 @@ static void submit_chunk(struct import *imp, struct chunk *c)
 
 static void parse_chunk(struct import *imp, struct chunk *c)
 {
+	tern_reason why;
+
 	tern_arena_reset(&c->arena);
+	if (!c->evs)
+		c->evs = malloc(CHUNK_LINES * sizeof *c->evs);
 	for (uint32_t i = 0; i < c->n; i++) {
 		struct line *l = &c->lines[i];
-		tern_event *ev = &c->evs[i];
-		int rc;
+		int rc = TERN_ENOMEM;
 
 		if (l->state != LINE_PENDING)
 			continue;
-		l->why.prefix = TERN_PREFIX_NONE;
-		l->why.msg[0] = '\0';
-		rc = tern_event_parse(ev, (const uint8_t *)c->buf + l->off,
-				      l->len, &imp->lim, &c->arena, &l->why);
+		why.prefix = TERN_PREFIX_NONE;
+		why.msg[0] = '\0';
+		if (c->evs)
+			rc = tern_event_parse(&c->evs[i],
+					      (const uint8_t *)c->buf + l->off,
+					      l->len, &imp->lim, &c->arena,
+					      &why);
 		if (rc == 0)
-			rc = imp->verify ? tern_event_check(ev, &l->why) :
-					   tern_event_check_id(ev, &l->why);
+			rc = imp->verify ?
+			     tern_event_check(&c->evs[i], &why) :
+			     tern_event_check_id(&c->evs[i], &why);
 		if (rc == 0) {
 			l->state = LINE_PARSED;
 			continue;
 		}
 		l->state = LINE_REJECTED;
-		if (l->why.msg[0] == '\0')
-			tern_reason_set(&l->why, rc == TERN_ENOMEM ?
+		if (why.msg[0] == '\0')
+			tern_reason_set(&why, rc == TERN_ENOMEM ?
 					TERN_PREFIX_ERROR : TERN_PREFIX_INVALID,
 					"%s", tern_strerror(rc));
-		else if (l->why.prefix == TERN_PREFIX_NONE)
-			l->why.prefix = TERN_PREFIX_INVALID;
+		else if (why.prefix == TERN_PREFIX_NONE)
+			why.prefix = TERN_PREFIX_INVALID;
+		line_set_reason(l, &why);
 	}
 }
 
@@ -310,13 +345,16 @@ static void *worker_main(void *arg)
 static void report_line(struct import *imp, const struct line *l)
 {
 	char msg[TERN_REASON_MAX + 32];
+	tern_reason why = { .prefix = (tern_prefix)l->prefix };
 
 	if (imp->printed >= REPORT_MAX) {
 		imp->unprinted++;
 		return;
 	}
 	imp->printed++;
-	tern_reason_format(&l->why, msg, sizeof msg);
+	snprintf(why.msg, sizeof why.msg, "%s",
+		 l->msg ? l->msg : "out of memory");
+	tern_reason_format(&why, msg, sizeof msg);
 	fprintf(stderr, "%sline %" PRIu64 ": %s\n",
 		imp->progress ? "\r\033[K" : "", l->no, msg);
 }
@@ -340,11 +378,15 @@ static void report_chunk(struct import *imp, struct chunk *c)
 			/* fall through */
 		default:
 			imp->n.rejected++;
-			imp->n.by_prefix[l->why.prefix < NPREFIX ?
-					 l->why.prefix : TERN_PREFIX_ERROR]++;
+			imp->n.by_prefix[l->prefix < NPREFIX ?
+					 l->prefix : TERN_PREFIX_ERROR]++;
 			report_line(imp, l);
 			break;
 		}
+	}
+	for (uint32_t i = 0; i < c->n; i++) {
+		free(c->lines[i].msg);
+		c->lines[i].msg = NULL;
 	}
 	if (imp->progress) {
 		pthread_mutex_lock(&imp->mu);
@@ -480,12 +522,16 @@ static bool add_line(struct import *imp, struct chunk **cp, uint64_t no,
 	l = &c->lines[c->n++];
 	l->no = no;
 	l->c = c;
+	l->msg = NULL;
 	if (too_long) {
+		tern_reason why;
+
 		l->off = l->len = 0;
 		l->state = LINE_REJECTED;
-		tern_reason_set(&l->why, TERN_PREFIX_INVALID,
+		tern_reason_set(&why, TERN_PREFIX_INVALID,
 				"line longer than %zu bytes",
 				imp->lim.max_json);
+		line_set_reason(l, &why);
 	} else {
 		memcpy(c->buf + c->len, p, n);
 		l->off = (uint32_t)c->len;
@@ -618,6 +664,9 @@ static void import_free(struct import *imp)
 {
 	for (size_t i = 0; imp->chunks && i < imp->nchunks; i++) {
 		free(imp->chunks[i].buf);
+		free(imp->chunks[i].evs);
+		for (uint32_t k = 0; k < imp->chunks[i].n; k++)
+			free(imp->chunks[i].lines[k].msg);
 		tern_arena_free(&imp->chunks[i].arena);
 	}
 	free(imp->chunks);
@@ -663,6 +712,8 @@ static int run_import(const cli_command *cmd, int argc, char **argv)
 	 * process over an import: rss_trim keeps that bounded. */
 	tern_store_options_defaults(&so);
 	so.batch_max = IMPORT_BATCH;
+	so.batch_min = IMPORT_BATCH_MIN;
+	so.batch_wait_ms = IMPORT_BATCH_WAIT_MS;
 	so.rss_trim = IMPORT_RSS_TRIM;
 	ec = cli_open_store(&imp.st, db, false, false, &so);
 	if (ec != CLI_EXIT_OK)
@@ -670,13 +721,16 @@ static int run_import(const cli_command *cmd, int argc, char **argv)
 
 	/* Chunks stay in flight until their events are committed. To keep
 	 * the workers busy while the writer commits one batch, the pool holds
-	 * two batches plus the chunks read ahead: with 12 chunks on 2 cores
-	 * the workers sat idle ~30% of the time, with 32 ~10%. Only the
-	 * chunks read ahead (two per worker plus two) hold event text (~0.6
-	 * MiB each); a submitted chunk keeps its line records only (~110
-	 * KiB), the store having its own copy of the events. */
+	 * a batch and a quarter plus the chunks read ahead: enough for the
+	 * writer to find IMPORT_BATCH_MIN events queued when it finishes a
+	 * batch. Every in-flight event costs ~1.6 KiB (the store's copy):
+	 * two batches kept the import ~5 MiB above 64 MiB resident, one and
+	 * a quarter keeps it ~2 MiB below at ~1% more CPU (with 12 chunks
+	 * on 2 cores the workers sat idle ~30% of the time). Only the chunks
+	 * read ahead (two per worker plus two) hold event text (~0.6 MiB
+	 * each); a submitted chunk keeps its line records only (~10 KiB). */
 	imp.max_ahead = 2 * imp.nthreads + 2;
-	imp.nchunks = 2 * IMPORT_BATCH / CHUNK_LINES + imp.max_ahead;
+	imp.nchunks = 5 * IMPORT_BATCH / 4 / CHUNK_LINES + imp.max_ahead;
 	imp.chunks = calloc(imp.nchunks, sizeof *imp.chunks);
 	imp.done = calloc(imp.nchunks, sizeof *imp.done);
 	imp.finished = calloc(imp.nchunks, sizeof *imp.finished);

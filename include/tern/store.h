@@ -71,6 +71,18 @@ typedef struct tern_store_options {
 				   writer doubles it whenever it is full */
 	uint32_t batch_max;     /* most events per write transaction (1024) */
 	uint32_t queue_max;     /* bound of the writer queue (65536) */
+	uint32_t batch_min;     /* with batch_wait_ms: events the writer
+				   waits for before it starts a write
+				   transaction (0 = batch_max; capped at
+				   batch_max and queue_max) */
+	uint32_t batch_wait_ms; /* most milliseconds the writer waits for
+				   batch_min events to be queued (0, the
+				   default: it starts at once with what is
+				   queued). For bulk loads, where latency
+				   does not matter: fuller transactions
+				   cost less CPU per event. A flush,
+				   delete, purge or close ends the wait at
+				   once. */
 	uint32_t purge_interval; /* seconds between expiration purges (60),
 				    plus one purge at open; 0 disables the
 				    background purge (expired events are
@@ -84,15 +96,16 @@ typedef struct tern_store_options {
 				   process, and they count in its resident
 				   size until unmapped: a bulk import would
 				   end up with the whole file resident.
-				   When set, the writer checks after a
-				   commit (at most every 50 ms) how many
+				   When set, the writer reads how many
 				   file-backed pages the process has
-				   resident and, above the bound, drops the
-				   store's pages from its mapping
-				   (madvise MADV_DONTNEED). They stay in
-				   the kernel's page cache: a later read
-				   maps them again with a minor fault, so
-				   the cost is CPU, not I/O. Safe with
+				   resident after every 8 page faults of
+				   its own or 1 ms while it works and,
+				   above the bound, drops the store's
+				   pages from its mapping (madvise
+				   MADV_DONTNEED). They stay in the
+				   kernel's page cache: a later read maps
+				   them again with a minor fault, so the
+				   cost is CPU, not I/O. Safe with
 				   concurrent readers (the map is
 				   read-only). The figure checked is the
 				   process's whole file-backed resident
@@ -100,6 +113,22 @@ typedef struct tern_store_options {
 				   included: keep the bound well above it
 				   (e.g. 16 MiB or more). Writable stores
 				   only. Linux only (ignored elsewhere). */
+	/*
+	 * NIP-09 outcome (may be NULL, the default: every target is
+	 * removed). Called on the writer thread, inside the write
+	 * transaction, for each stored event a kind-5 deletion would remove:
+	 * return false to keep it (the deletion and its tombstone are
+	 * stored either way). target and deletion are valid during the call
+	 * only; it must be quick and must not call the store. When
+	 * deletion_outcome_wanted is not NULL it is asked first, once per
+	 * deletion, and when it says false no target is parsed nor passed
+	 * (the fast path while nothing listens). The relay sets both to run
+	 * its overwrite-deletion-outcome hooks.
+	 */
+	bool (*deletion_outcome)(void *ctx, const tern_event *target,
+				 const tern_event *deletion);
+	bool (*deletion_outcome_wanted)(void *ctx);
+	void *deletion_outcome_ctx;
 } tern_store_options;
 
 void tern_store_options_defaults(tern_store_options *o);

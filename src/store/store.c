@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,13 @@ const tern_event_limits tern__store_parse_limits = {
 #define META_VERSION "version"
 #define META_NEXT_SERIAL "next_serial"
 #define MIB ((uint64_t)1 << 20)
+
+/* rss_trim: the resident size is read after this many page faults of the
+ * writer or this many milliseconds, whichever comes first. A fault maps
+ * 16 pages with the usual fault-around, more for a large folio: with a
+ * 1 ms timer alone the mapping outgrew the bound by tens of MiB. */
+#define TRIM_FAULT_STEP 8
+#define TRIM_CHECK_MS 1
 
 void tern_store_options_defaults(tern_store_options *o)
 {
@@ -104,18 +112,19 @@ int tern__store_grow(tern_store *s)
 }
 
 /* Resident file-backed (and shared) bytes of this process, 0 if unknown:
- * the third field of /proc/self/statm, in pages. */
-static uint64_t resident_file_bytes(void)
+ * the third field of /proc/self/statm, in pages. The file stays open
+ * (*fd, -1 until first used): a pread is a fraction of an open. */
+static uint64_t resident_file_bytes(int *fd)
 {
 	char buf[128];
 	unsigned long long size, res, shared;
 	ssize_t n;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (*fd < 0)
+		*fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
 		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
+	n = pread(*fd, buf, sizeof buf - 1, 0);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
@@ -168,25 +177,43 @@ static void locate_map(tern_store *s)
 	mdb_txn_abort(txn);
 }
 
+/* Page faults of the calling thread so far. */
+static uint64_t thread_faults(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru))
+		return 0;
+	return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+}
+
 void tern__store_trim(tern_store *s, bool in_txn)
 {
 	struct timespec now;
+	uint64_t faults;
 	long ms;
 
 	if (!s->opt.rss_trim)
 		return;
 	/*
-	 * The check runs inside write transactions too: with the kernel's
-	 * fault-around (a read fault maps up to 16 neighbouring pages of the
-	 * page cache), one batch of an import maps over half of the file.
+	 * Mapped pages come with page faults, so the writer's own faults
+	 * tell how far the resident size can have grown since the last look.
+	 * Counting them (getrusage, well under a microsecond) decides when
+	 * /proc/self/statm is worth reading; the timer also catches pages
+	 * mapped by other threads (readers). The check runs inside write
+	 * transactions too: one batch of an import maps over half of the
+	 * file.
 	 */
+	faults = thread_faults();
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (long)(now.tv_sec - s->trim_last.tv_sec) * 1000 +
 	     (now.tv_nsec - s->trim_last.tv_nsec) / 1000000;
-	if (ms >= 0 && ms < 1)
+	if (faults - s->trim_faults < TRIM_FAULT_STEP && ms >= 0 &&
+	    ms < TRIM_CHECK_MS)
 		return;
 	s->trim_last = now;
-	if (resident_file_bytes() <= s->opt.rss_trim)
+	s->trim_faults = faults;
+	if (resident_file_bytes(&s->statm_fd) <= s->opt.rss_trim)
 		return;
 	if (!in_txn)
 		pthread_rwlock_rdlock(&s->maplock);
@@ -449,6 +476,7 @@ int tern_store_open(tern_store **out, const tern_store_options *o, char *err,
 	if (!s->opt.queue_max)
 		s->opt.queue_max = 65536;
 	s->opt.dir = NULL; /* not kept: the caller owns the string */
+	s->statm_fd = -1;
 	pthread_rwlock_init(&s->maplock, NULL);
 
 	if ((mrc = mdb_env_create(&s->env))) {
@@ -510,6 +538,8 @@ void tern_store_close(tern_store *s)
 		return;
 	if (!s->read_only)
 		tern__writer_stop(s);
+	if (s->statm_fd >= 0)
+		close(s->statm_fd);
 	mdb_env_close(s->env);
 	pthread_rwlock_destroy(&s->maplock);
 	free(s);

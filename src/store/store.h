@@ -58,6 +58,8 @@ struct tern_store {
 	pthread_cond_t cv_done; /* blocking jobs: a job completed */
 	tern__job *head, *tail;
 	uint32_t qlen;      /* event jobs queued */
+	uint32_t nctl;      /* control jobs (flush, delete, purge) queued */
+	bool filling;       /* the writer waits for a batch to fill */
 	bool closing;
 	bool thread_started;
 	pthread_t thread;
@@ -71,6 +73,8 @@ struct tern_store {
 	bool map_known;
 	uintptr_t map_lo, map_hi;
 	struct timespec trim_last;
+	uint64_t trim_faults; /* the writer's page faults at that time */
+	int statm_fd;         /* /proc/self/statm, or -1 */
 };
 
 /* Generous limits for re-parsing JSON the store itself wrote. */
@@ -100,7 +104,8 @@ int tern__store_write_next_serial(tern_store *s, MDB_txn *txn, uint64_t next);
 /*
  * Drops the store's pages from this process's mapping when the process
  * has more file-backed pages resident than s->opt.rss_trim (0: never);
- * checks at most every 5 ms. Writer thread only. in_txn: called inside
+ * looks after every TRIM_FAULT_STEP page faults of the writer or
+ * TRIM_CHECK_MS milliseconds. Writer thread only. in_txn: called inside
  * the writer's write transaction (maplock held shared); otherwise outside
  * any transaction.
  */

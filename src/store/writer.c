@@ -155,6 +155,22 @@ static bool parse_address(tern_slice a, uint16_t *kind, uint8_t pk[32],
 	return true;
 }
 
+/* The deletion_outcome option: may the deletion ev remove the stored
+ * record rec? (An unreadable record is removed, as without the option.) */
+static bool deletion_removes(wstate *w, const MDB_val *rec,
+			     const tern_event *ev)
+{
+	tern_event target;
+
+	tern_arena_reset(&w->scratch);
+	if (tern_event_parse(&target, (const uint8_t *)rec->mv_data +
+			     TERN__HDR_SIZE, rec->mv_size - TERN__HDR_SIZE,
+			     &tern__store_parse_limits, &w->scratch, NULL))
+		return true;
+	return w->s->opt.deletion_outcome(w->s->opt.deletion_outcome_ctx,
+					  &target, ev);
+}
+
 /* NIP-09: applies the "e" and "a" tags of the stored kind-5 event ev. */
 static int apply_deletion(wstate *w, MDB_txn *txn, const tern_event *ev,
 			  uint32_t *nremoved)
@@ -167,6 +183,10 @@ static int apply_deletion(wstate *w, MDB_txn *txn, const tern_event *ev,
 	MDB_val v;
 	size_t n;
 	int rc;
+	/* The deletion_outcome option: asked once per deletion. */
+	bool ask = s->opt.deletion_outcome &&
+		   (!s->opt.deletion_outcome_wanted ||
+		    s->opt.deletion_outcome_wanted(s->opt.deletion_outcome_ctx));
 
 	for (uint32_t i = 0; i < ev->ntags; i++) {
 		const tern_tag *t = &ev->tags[i];
@@ -221,6 +241,8 @@ static int apply_deletion(wstate *w, MDB_txn *txn, const tern_event *ev,
 		} else {
 			continue;
 		}
+		if (ask && !deletion_removes(w, &v, ev))
+			continue;
 		rc = tern__records_remove(s, txn, serial, &w->scratch, &w->ix);
 		if (rc)
 			return rc;
@@ -604,12 +626,57 @@ static bool mono_due(const struct timespec *t)
 	       (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
+static bool mono_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Queued events the writer waits for (batch_wait_ms): batch_min, at most
+ * batch_max and never more than the queue can hold. */
+static uint32_t batch_fill(const tern_store *s)
+{
+	uint32_t n = s->opt.batch_min && s->opt.batch_min < s->opt.batch_max ?
+		     s->opt.batch_min : s->opt.batch_max;
+
+	return s->opt.queue_max < n ? s->opt.queue_max : n;
+}
+
+/*
+ * batch_wait_ms: whether the writer should wait for more events before
+ * starting a transaction, with mu held and an event job at the head of
+ * the queue. The wait starts when the writer finds fewer than
+ * batch_fill() events queued and ends when there are that many,
+ * batch_wait_ms have passed, or a control job (flush, delete, purge) or
+ * close arrives: whoever waits on the writer never waits for the timer.
+ * While s->filling, submitters wake the writer only at batch_fill().
+ */
+static bool batch_should_wait(tern_store *s, struct timespec *fill_by)
+{
+	uint32_t ms = s->opt.batch_wait_ms;
+
+	if (!ms || s->closing || s->nctl || s->qlen >= batch_fill(s))
+		return false;
+	if (!s->filling) {
+		s->filling = true;
+		clock_gettime(CLOCK_MONOTONIC, fill_by);
+		fill_by->tv_sec += ms / 1000;
+		fill_by->tv_nsec += (long)(ms % 1000) * 1000000L;
+		if (fill_by->tv_nsec >= 1000000000L) {
+			fill_by->tv_sec++;
+			fill_by->tv_nsec -= 1000000000L;
+		}
+		return true;
+	}
+	return !mono_due(fill_by);
+}
+
 static void *writer_main(void *arg)
 {
 	wstate *w = arg;
 	tern_store *s = w->s;
 	uint32_t interval = s->opt.purge_interval;
-	struct timespec next_purge;
+	struct timespec next_purge, fill_by;
 	uint64_t purged;
 
 	mono_add(&next_purge, 0); /* once at open */
@@ -642,9 +709,19 @@ static void *writer_main(void *arg)
 				pthread_cond_wait(&s->cv_work, &s->mu);
 			continue;
 		}
+		if (j->type == JOB_EVENT && batch_should_wait(s, &fill_by)) {
+			const struct timespec *until = &fill_by;
+
+			if (interval && mono_before(&next_purge, &fill_by))
+				until = &next_purge;
+			pthread_cond_timedwait(&s->cv_work, &s->mu, until);
+			continue;
+		}
+		s->filling = false;
 		if (j->type != JOB_EVENT) {
 			int rc;
 
+			s->nctl--;
 			s->head = j->next;
 			if (!s->head)
 				s->tail = NULL;
@@ -724,6 +801,8 @@ int tern__writer_start(tern_store *s)
 	pthread_cond_init(&s->cv_done, NULL);
 	s->head = s->tail = NULL;
 	s->qlen = 0;
+	s->nctl = 0;
+	s->filling = false;
 	s->closing = false;
 	rc = pthread_create(&s->thread, NULL, writer_main, w);
 	if (rc) {
@@ -774,7 +853,11 @@ static void enqueue_locked(tern_store *s, tern__job *j)
 	else
 		s->head = j;
 	s->tail = j;
-	pthread_cond_signal(&s->cv_work);
+	if (j->type != JOB_EVENT)
+		s->nctl++;
+	/* A writer waiting for a batch to fill needs no wake-up per event. */
+	if (!s->filling || j->type != JOB_EVENT || s->qlen >= batch_fill(s))
+		pthread_cond_signal(&s->cv_work);
 }
 
 /* The writer reads the first two values of a tag only (name and value:

@@ -2,6 +2,7 @@
  * reopen, format version, map growth, concurrency, and the query planner
  * checked against a brute-force oracle. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
@@ -839,6 +840,196 @@ Test(store, queue_full_and_close_drains)
 	cr_assert_eq(stored + full, 200);
 	st_reopen(NULL);
 	cr_assert_eq(st_count("{}"), (uint64_t)stored);
+}
+
+/* must_exist: a directory without a store is refused and left as it was
+ * (no data.mdb, no lock.mdb); a missing directory is not created. */
+Test(store, must_exist_refuses_empty_dir)
+{
+	tern_store_options o;
+	tern_store *s2 = (void *)1;
+	char err[256] = "", path[300];
+	struct dirent *de;
+	int entries = 0;
+	DIR *d;
+
+	tern_store_options_defaults(&o);
+	o.dir = st_dir;
+	o.must_exist = true;
+	cr_assert_eq(tern_store_open(&s2, &o, err, sizeof err),
+		     TERN_ENOTFOUND);
+	cr_assert_null(s2);
+	cr_assert(strstr(err, "no store at") != NULL, "%s", err);
+	d = opendir(st_dir);
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		entries += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	cr_assert_eq(entries, 0, "must_exist left %d files behind", entries);
+
+	snprintf(path, sizeof path, "%s/missing", st_dir);
+	o.dir = path;
+	cr_assert_eq(tern_store_open(&s2, &o, err, sizeof err),
+		     TERN_ENOTFOUND);
+	cr_assert_neq(access(path, F_OK), 0);
+
+	/* and it opens an existing store */
+	st_open(NULL);
+	st_put_ev(1, 1, 100, 1, "[]", "");
+	o.dir = st_dir;
+	cr_assert_eq(tern_store_open(&s2, &o, err, sizeof err), 0, "%s", err);
+	tern_store_close(s2);
+}
+
+/* Submits n event JSONs without waiting; res[i] gets each result. */
+static void st_submit_all(char **js, size_t n, tern_write_result *res)
+{
+	for (size_t i = 0; i < n; i++) {
+		tern_event ev;
+
+		memset(&res[i], 0xAB, sizeof res[i]);
+		cr_assert_eq(tern_event_parse(&ev, (uint8_t *)js[i],
+					      strlen(js[i]), NULL, &st_arena,
+					      NULL), 0);
+		cr_assert_eq(tern_store_submit(st_s, &ev, batch_cb, &res[i],
+					       true), 0);
+	}
+}
+
+/*
+ * Events stored and removed again within one batch (a replaceable event
+ * replaced, a note deleted by NIP-09): their deferred index entries are
+ * never written, and no entry of theirs is left behind. batch_min makes
+ * the writer take all four in one transaction.
+ */
+Test(store, stored_and_removed_in_one_batch)
+{
+	tern_store_options o;
+	tern_store_stats st;
+	tern_write_result res[4];
+	char tags[200], *js[4];
+
+	tern_store_options_defaults(&o);
+	o.batch_min = 4;
+	o.batch_wait_ms = 10000;
+	st_open(&o);
+	snprintf(tags, sizeof tags, "[[\"e\",\"%s\"]]", st_idhex(3));
+	js[0] = st_ev(1, 7, 100, 0, "[[\"t\",\"old\"]]", "");
+	js[1] = st_ev(2, 7, 200, 0, "[]", "");
+	js[2] = st_ev(3, 7, 150, 1, "[[\"t\",\"x\"],[\"p\",\"" ST_PK1 "\"]]",
+		      "");
+	js[3] = st_ev(4, 7, 300, 5, tags, "");
+	st_submit_all(js, 4, res);
+	cr_assert_eq(tern_store_flush(st_s), 0);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(res[i].status, TERN_WRITE_STORED, "event %d", i);
+		cr_assert_eq(res[i].serial, (uint64_t)i + 1);
+		free(js[i]);
+	}
+	cr_assert_eq(res[1].nremoved, 1);
+	cr_assert_eq(res[3].nremoved, 1);
+
+	st_query_expect("{}", (uint64_t[]){ 4, 2 }, 2);
+	cr_assert_eq(st_count("{\"#t\":[\"old\"]}"), 0);
+	cr_assert_eq(st_count("{\"#t\":[\"x\"]}"), 0);
+	cr_assert_eq(st_count("{\"#p\":[\"" ST_PK1 "\"]}"), 0);
+	cr_assert_eq(st_count("{\"kinds\":[1]}"), 0);
+	cr_assert_eq(st_count("{\"kinds\":[0]}"), 1);
+	cr_assert_eq(st_count("{\"authors\":[\"" ST_PK7 "\"]}"), 2);
+	/* exactly the entries of the two survivors: id, ca, pk, kind,
+	 * pkkind each, plus the addr of event 2 and the e tag of event 4 */
+	cr_assert_eq(tern_store_stats_get(st_s, &st), 0);
+	cr_assert_eq(st.events, 2);
+	cr_assert_eq(st.index_entries, 12, "%llu index entries",
+		     (unsigned long long)st.index_entries);
+	cr_assert_eq(st.tombstones, 1);
+	/* and the same after a reopen */
+	st_reopen(NULL);
+	st_query_expect("{}", (uint64_t[]){ 4, 2 }, 2);
+	cr_assert_eq(st_count("{\"#t\":[\"x\"]}"), 0);
+}
+
+static int64_t st_ms_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void st_count_done(void *ctx, const tern_write_result *res)
+{
+	__atomic_add_fetch((int *)ctx, 1, __ATOMIC_RELEASE);
+}
+
+/* Submits event n and returns at once; *done is incremented when its
+ * result is reported. */
+static void st_submit_one(uint64_t n, int *done)
+{
+	char *j = st_ev(n, 1, 100 + n, 1, "[]", "");
+	tern_event ev;
+
+	cr_assert_eq(tern_event_parse(&ev, (uint8_t *)j, strlen(j), NULL,
+				      &st_arena, NULL), 0);
+	cr_assert_eq(tern_store_submit(st_s, &ev, st_count_done, done, true),
+		     0);
+	free(j);
+}
+
+/* Waits up to ms for *done to reach want; returns the time taken. */
+static int64_t st_wait_done(int *done, int want, int64_t ms)
+{
+	int64_t t0 = st_ms_now();
+
+	while (__atomic_load_n(done, __ATOMIC_ACQUIRE) < want &&
+	       st_ms_now() - t0 < ms)
+		usleep(1000);
+	return st_ms_now() - t0;
+}
+
+/* batch_wait_ms: the writer waits for batch_min events, at most
+ * batch_wait_ms; a flush or a close ends the wait at once. */
+Test(store, batch_wait)
+{
+	tern_store_options o;
+	int done = 0;
+	int64_t t0, took;
+
+	tern_store_options_defaults(&o);
+	o.batch_min = 3;
+	o.batch_wait_ms = 400;
+	st_open(&o);
+	/* one event: reported only once the wait is over */
+	t0 = st_ms_now();
+	st_submit_one(1, &done);
+	took = st_wait_done(&done, 1, 10000);
+	cr_assert_eq(done, 1);
+	cr_assert(took >= 300, "reported after %lld ms",
+		  (long long)(st_ms_now() - t0));
+	/* batch_min events: no wait */
+	for (int i = 2; i <= 4; i++)
+		st_submit_one((uint64_t)i, &done);
+	took = st_wait_done(&done, 4, 10000);
+	cr_assert_eq(done, 4);
+	cr_assert(took < 300, "full batch waited %lld ms", (long long)took);
+
+	/* a flush does not wait for the timer */
+	st_reopen(&(tern_store_options){ .batch_min = 100,
+					 .batch_wait_ms = 60000 });
+	done = 0;
+	t0 = st_ms_now();
+	st_submit_one(5, &done);
+	cr_assert_eq(tern_store_flush(st_s), 0);
+	cr_assert_eq(done, 1);
+	cr_assert(st_ms_now() - t0 < 30000);
+	/* nor does a close: the queued event is committed */
+	st_submit_one(6, &done);
+	tern_store_close(st_s);
+	st_s = NULL;
+	cr_assert_eq(done, 2);
+	cr_assert(st_ms_now() - t0 < 30000);
+	st_open(NULL);
+	cr_assert_eq(st_count("{}"), 6);
 }
 
 /* ---- queries ------------------------------------------------------------ */
