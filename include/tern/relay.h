@@ -32,7 +32,10 @@
 #include <stdint.h>
 
 #include <tern/config.h>
+#include <tern/event.h>
+#include <tern/filter.h>
 #include <tern/store.h>
+#include <tern/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -111,6 +114,62 @@ void tern_relay_stats_get(tern_relay *r, tern_relay_stats *st);
 /* The relay's store (for reading, or for tools in the same process).
  * Valid until tern_relay_free(). */
 tern_store *tern_relay_store(tern_relay *r);
+
+/* ---- relay-level calls (the framework: see tern/hooks.h) -------------- */
+
+/*
+ * The outcome of an injected event, as the OK message to a client would
+ * carry it: ok true when stored (why "duplicate: ..." if it was already),
+ * accepted as ephemeral, or shadow-rejected; else false with the reason.
+ * Runs on an I/O thread of the relay (the first one), or on the thread
+ * that completed a deferral when the relay has stopped meanwhile.
+ */
+typedef void (*tern_relay_inject_fn)(void *ud, bool ok,
+				     const tern_reason *why);
+
+/*
+ * Runs the event json[0..len) through the relay's whole pipeline as an
+ * internal call (tern_ctx_is_internal() is true in its hooks): strict
+ * parse, id and signature check, reject-event hooks, then the store and
+ * live fan-out (or fan-out only for ephemeral kinds); on-event-saved and
+ * on-ephemeral-event hooks run as for a client's event. The JSON is
+ * copied: the caller may reuse it at once. cb (may be NULL) is called
+ * exactly once with the outcome - unless this returns an error.
+ *
+ * Returns 0, TERN_ENOMEM, or TERN_ECLOSED when the relay's I/O threads
+ * have ended. Thread-safe; callable before tern_relay_run() (the event
+ * waits until the relay runs).
+ */
+int tern_relay_inject_event(tern_relay *r, const uint8_t *json, size_t len,
+			    tern_relay_inject_fn cb, void *ud);
+
+/*
+ * Sends ev to every live subscription it matches, on every I/O thread,
+ * without storing it and without reject-event hooks (prevent-broadcast
+ * and overwrite-response-event hooks still apply per listener). ev is
+ * copied (its canonical JSON): it may be freed at once. The id and
+ * signature are not checked: that is the caller's business. Returns 0,
+ * TERN_ENOMEM or TERN_EINVAL (ev->json empty). Thread-safe.
+ */
+int tern_relay_broadcast(tern_relay *r, const tern_event *ev);
+
+/*
+ * Called once per filter of every live subscription: conn_id is the
+ * connection's tern_conn_id(), sub_id its subscription id. Everything is
+ * valid during the call only. Return false to stop.
+ */
+typedef bool (*tern_live_filter_fn)(void *ud, uint64_t conn_id,
+				    tern_slice sub_id, const tern_filter *f);
+
+/*
+ * Lists the live filters of all connections (khatru's
+ * GetListeningFilters): each I/O thread copies its own into a snapshot,
+ * then cb runs over it on the calling thread. Blocks until every running
+ * I/O thread has answered (they answer at their next loop turn). May be
+ * called from any thread, hooks included. Returns 0 or TERN_ENOMEM.
+ */
+int tern_relay_foreach_live_filter(tern_relay *r, tern_live_filter_fn cb,
+				   void *ud);
 
 /*
  * Frees a relay that is not running (never run, or tern_relay_run() has

@@ -168,6 +168,11 @@ static void on_close(uv_handle_t *h)
 	tern_log(c->upgraded ? TERN_LOG_INFO : TERN_LOG_DEBUG, "relay",
 		 "close #%llu %s after %.1fs", (unsigned long long)c->serial,
 		 c->ip, (double)(tern__io_now(io) - c->opened) / 1000.0);
+	/* The hooks still see the session (authed pubkeys), then the user
+	 * data goes. */
+	if (c->hk.connected)
+		tern__run_disconnect(io->r, c);
+	tern__conn_hooks_free(&c->hk);
 	tern__session_close(c);
 	tern__order_clear(&c->order);
 	tern__iplimit_release(io->r->iplim, c->ipslot);
@@ -710,6 +715,8 @@ static void client_ip(tern__conn *c, const tern__http_request *req)
 }
 
 static void ws_feed(tern__conn *c, uint8_t *in, size_t len);
+static void keep_input(tern__conn *c, const uint8_t *in, size_t len,
+		       bool append);
 
 static void upgrade(tern__conn *c, const tern__http_request *req,
 		    uint8_t *rest, size_t nrest)
@@ -753,7 +760,9 @@ static void upgrade(tern__conn *c, const tern__http_request *req,
 		 c->deflate ? " (deflate)" : "");
 	if (tern__session_open(c))
 		return;
-	if (nrest)
+	c->hk.connected = true;
+	tern__run_connect(c->io->r, c);
+	if (nrest && tern__conn_open(c))
 		ws_feed(c, rest, nrest);
 }
 
@@ -771,8 +780,85 @@ static bool accepts_nip11(const tern__http_request *req)
 	return false;
 }
 
+/* Answers a refused upgrade with 429 and why. */
+static void refuse_upgrade(tern__conn *c, tern_reason *why)
+{
+	char msg[sizeof why->msg + 32];
+
+	if (!why->msg[0])
+		tern_reason_set(why, TERN_PREFIX_BLOCKED,
+				"connection refused");
+	tern_reason_format(why, msg, sizeof msg);
+	tern_log(TERN_LOG_INFO, "relay", "#%llu %s: refused: %s",
+		 (unsigned long long)c->serial, c->ip, msg);
+	http_error(c, 429, msg, NULL);
+}
+
+/*
+ * The reject-connection hooks of an upgrade request req (from the start,
+ * or after the hook of deferral from, with its verdict v), then the
+ * upgrade or a 429. rest[0..nrest) are the bytes read after the head.
+ * Returns true when parked again: the caller keeps the head and rest as
+ * c's saved input.
+ */
+static bool upgrade_hooks(tern__conn *c, const tern__http_request *req,
+			  const tern_deferral *from, tern_verdict v,
+			  tern_reason *why, uint8_t *rest, size_t nrest)
+{
+	tern_deferral *d = NULL;
+
+	if (v == TERN_PASS)
+		v = tern__run_reject_conn(c->io->r, c->io, c, from, why, &d);
+	switch (v) {
+	case TERN_DEFER:
+		tern__conn_park(c, d);
+		return true;
+	case TERN_PASS:
+	case TERN_ACCEPT:
+		upgrade(c, req, rest, nrest);
+		return false;
+	default:
+		refuse_upgrade(c, why);
+		return false;
+	}
+}
+
+/* Keeps head + rest as the input of a parked upgrade. */
+static void keep_upgrade(tern__conn *c, const uint8_t *head, size_t hlen,
+			 const uint8_t *rest, size_t nrest)
+{
+	keep_input(c, rest, nrest, false);
+	keep_input(c, head, hlen, false);
+}
+
+/* The NIP-11 document, through the overwrite-relay-information hooks. */
+static void relay_info(tern__conn *c, bool head_only)
+{
+	tern__settings *s = S(c);
+	tern_relay_info info;
+	uint32_t nips[32];
+	size_t len;
+	char *doc;
+
+	if (!tern__hooks_any(&c->io->r->hooks, TERN__H_RELAY_INFO)) {
+		http_reply(c, 200, "application/nostr+json", s->nip11,
+			   s->nip11_len, NULL, head_only);
+		return;
+	}
+	tern__settings_info(s, &info, nips, sizeof nips / sizeof nips[0]);
+	tern__run_relay_info(c->io->r, c, &info);
+	doc = tern__settings_nip11_info(s, &info, &len);
+	if (!doc) {
+		http_error(c, 500, "out of memory", NULL);
+		return;
+	}
+	http_reply(c, 200, "application/nostr+json", doc, len, NULL,
+		   head_only);
+	free(doc);
+}
+
 static void route(tern__conn *c, const tern__http_request *req,
-		  uint8_t *rest, size_t nrest)
+		  size_t hlen, uint8_t *rest, size_t nrest)
 {
 	bool head_only = req->method_id == TERN__HTTP_HEAD;
 	bool root = req->path.n == 1;
@@ -792,19 +878,8 @@ static void route(tern__conn *c, const tern__http_request *req,
 	if (tern__ws_is_upgrade(req)) {
 		tern_reason why = { 0 };
 
-		if (tern__hooks_reject_conn(&c->io->r->hooks, c, req, &why)) {
-			char msg[sizeof why.msg + 32];
-
-			if (!why.msg[0])
-				tern_reason_set(&why, TERN_PREFIX_BLOCKED,
-						"connection refused");
-			tern_reason_format(&why, msg, sizeof msg);
-			tern_log(TERN_LOG_INFO, "relay", "#%llu %s: refused: %s",
-				 (unsigned long long)c->serial, c->ip, msg);
-			http_error(c, 429, msg, NULL);
-			return;
-		}
-		upgrade(c, req, rest, nrest);
+		if (upgrade_hooks(c, req, NULL, TERN_PASS, &why, rest, nrest))
+			keep_upgrade(c, c->head, hlen, rest, nrest);
 		return;
 	}
 	if (req->method_id == TERN__HTTP_OPTIONS) {
@@ -818,8 +893,7 @@ static void route(tern__conn *c, const tern__http_request *req,
 		return;
 	}
 	if (root && accepts_nip11(req)) {
-		http_reply(c, 200, "application/nostr+json", S(c)->nip11,
-			   S(c)->nip11_len, NULL, head_only);
+		relay_info(c, head_only);
 		return;
 	}
 	if (root) {
@@ -883,7 +957,7 @@ static void http_feed(tern__conn *c, const uint8_t *in, size_t len)
 			rest = joined;
 			nrest += extra;
 		}
-		route(c, req, rest, nrest);
+		route(c, req, (size_t)rc, rest, nrest);
 		free(joined);
 	}
 	free(req);
@@ -933,6 +1007,35 @@ static void on_peer_close(tern__conn *c, const tern__ws_event *ev)
 	}
 }
 
+/* Keeps in[0..len) as the input to replay when c is unparked, before
+ * what is kept already (at the end when append is set). */
+static void keep_input(tern__conn *c, const uint8_t *in, size_t len,
+		       bool append)
+{
+	size_t old = c->hk.nsaved;
+	uint8_t *b;
+
+	if (!len)
+		return;
+	b = malloc(old + len);
+	if (!b) {
+		tern__conn_abort(c);
+		return;
+	}
+	if (append) {
+		if (old)
+			memcpy(b, c->hk.saved, old);
+		memcpy(b + old, in, len);
+	} else {
+		memcpy(b, in, len);
+		if (old)
+			memcpy(b + len, c->hk.saved, old);
+	}
+	free(c->hk.saved);
+	c->hk.saved = b;
+	c->hk.nsaved = old + len;
+}
+
 static void ws_feed(tern__conn *c, uint8_t *in, size_t len)
 {
 	tern__ws_event ev;
@@ -958,6 +1061,11 @@ static void ws_feed(tern__conn *c, uint8_t *in, size_t len)
 		case TERN__WS_OP_BINARY:
 			if (c->state == TERN__CONN_WS)
 				on_data(c, &ev);
+			if (c->hk.parked) {
+				/* Later input waits for the verdict. */
+				keep_input(c, in, len, false);
+				return;
+			}
 			break;
 		case TERN__WS_OP_PING:
 			if (c->state == TERN__CONN_WS)
@@ -975,6 +1083,21 @@ static void ws_feed(tern__conn *c, uint8_t *in, size_t len)
 		tern__ws_buf_free(&c->wmsg);
 }
 
+/*
+ * Input read while a verdict is awaited is kept for later, so that a
+ * close is still noticed; past a bound (about one message) reading stops
+ * until the verdict comes.
+ */
+static void parked_input(tern__conn *c, const uint8_t *in, size_t n)
+{
+	keep_input(c, in, n, true);
+	if (c->hk.nsaved > (size_t)S(c)->lim.max_message_length + 65536 &&
+	    !c->hk.paused && !c->handle_closed) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->hk.paused = true;
+	}
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	tern__conn *c = s->data;
@@ -986,8 +1109,79 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (n == 0 || c->io->stopping)
 		return;
 	c->last_rx = tern__io_now(c->io);
+	if (c->hk.parked) {
+		parked_input(c, (const uint8_t *)buf->base, (size_t)n);
+		return;
+	}
 	if (c->state == TERN__CONN_HTTP)
 		http_feed(c, (const uint8_t *)buf->base, (size_t)n);
 	else
 		ws_feed(c, (uint8_t *)buf->base, (size_t)n);
+}
+
+/* ---- deferred verdicts ------------------------------------------------- */
+
+void tern__conn_park(tern__conn *c, tern_deferral *d)
+{
+	c->hk.parked = d;
+	c->pending++;
+}
+
+void tern__conn_unpark(tern__conn *c)
+{
+	while (!c->hk.parked && c->hk.saved && tern__conn_open(c)) {
+		uint8_t *in = c->hk.saved;
+		size_t len = c->hk.nsaved;
+
+		c->hk.saved = NULL;
+		c->hk.nsaved = 0;
+		ws_feed(c, in, len);
+		free(in);
+	}
+	if (c->hk.parked || !c->hk.paused || c->handle_closed ||
+	    (c->state != TERN__CONN_WS && c->state != TERN__CONN_CLOSING))
+		return;
+	c->hk.paused = false;
+	if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read))
+		tern__conn_abort(c);
+}
+
+void tern__conn_deferral_resume(tern_deferral *d)
+{
+	tern__conn *c = d->c;
+	tern_reason why = d->why;
+	tern__http_request *req;
+	uint8_t *buf = c->hk.saved;
+	size_t len = c->hk.nsaved;
+	int rc;
+
+	c->hk.parked = NULL;
+	c->pending--;
+	if (c->handle_closed || c->state != TERN__CONN_HTTP || !buf) {
+		/* Closed meanwhile: the verdict is dropped. */
+		tern__deferral_free(d);
+		tern__conn_release(c);
+		return;
+	}
+	c->hk.saved = NULL;
+	c->hk.nsaved = 0;
+	req = malloc(sizeof *req);
+	rc = req ? tern__http_parse(req, buf, len, NULL) : TERN_ENOMEM;
+	if (rc <= 0) {
+		/* It parsed before: only memory can be short here. */
+		tern__deferral_free(d);
+		free(req);
+		free(buf);
+		tern__conn_abort(c);
+		return;
+	}
+	if (upgrade_hooks(c, req, d, d->v, &why, buf + rc, len - (size_t)rc)) {
+		c->hk.saved = buf;
+		c->hk.nsaved = len;
+		buf = NULL;
+	}
+	tern__deferral_free(d);
+	free(req);
+	free(buf);
+	tern__conn_unpark(c);
 }

@@ -38,6 +38,7 @@
 
 #include <uv.h>
 
+#include "relay/ctx.h"
 #include "relay/iplimit.h"
 #include "relay/order.h"
 #include "relay/outq.h"
@@ -91,6 +92,7 @@ struct tern__conn {
 	uint64_t opened;
 
 	tern__session sess;
+	tern__conn_hooks hk;      /* user data, parked deferral (ctx.h) */
 };
 
 /* Accepts a connection from io's listener. */
@@ -145,6 +147,18 @@ void tern__conn_tick(tern__conn *c, uint64_t now);
 /* A connection whose handle is closed and that has no pending events is
  * freed. Called when a pending result arrives. */
 void tern__conn_release(tern__conn *c);
+
+/*
+ * Deferred verdicts (ctx.h). tern__conn_park(): d holds the message being
+ * handled; c stops reading and keeps the rest of its input for later (d
+ * counts as pending). tern__conn_unpark(): after the verdict was applied,
+ * replays the kept input and reads again (unless a replayed message
+ * parked c again). tern__conn_deferral_resume(): the verdict of a
+ * deferred reject-connection hook; frees d.
+ */
+void tern__conn_park(tern__conn *c, tern_deferral *d);
+void tern__conn_unpark(tern__conn *c);
+void tern__conn_deferral_resume(tern_deferral *d);
 
 static inline bool tern__conn_open(const tern__conn *c)
 {

@@ -12,8 +12,11 @@
 #include <tern/log.h>
 
 #include "relay/conn.h"
+#include "relay/ctx.h"
+#include "relay/inject.h"
 #include "relay/io.h"
 #include "relay/session.h"
+#include "relay/wire.h"
 
 #define LISTEN_BACKLOG 1024
 
@@ -26,8 +29,14 @@ static const tern_event_limits reparse_limits = {
 	.max_depth = 64,
 };
 
-static int listen_socket(const char *bind_addr, uint16_t port, int *out,
-			 char *err, size_t errcap)
+/*
+ * Listeners share the port through SO_REUSEPORT, which would also let a
+ * second tern (same user) bind it and silently take half the clients. So
+ * the first listener is preceded by a probe bound without SO_REUSEPORT:
+ * it fails with EADDRINUSE while anyone else holds the port.
+ */
+static int listen_socket(const char *bind_addr, uint16_t port, bool probe,
+			 int *out, char *err, size_t errcap)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -51,6 +60,22 @@ static int listen_socket(const char *bind_addr, uint16_t port, int *out,
 		snprintf(err, errcap, "socket: %s", strerror(errno));
 		return e;
 	}
+	if (probe) {
+		int pfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (pfd >= 0 && (setsockopt(pfd, SOL_SOCKET, SO_REUSEADDR,
+					    &one, sizeof one) ||
+				 bind(pfd, (struct sockaddr *)&ss, sl))) {
+			e = -errno;
+			snprintf(err, errcap, "bind %s:%u: %s", bind_addr,
+				 (unsigned)port, strerror(errno));
+			close(pfd);
+			close(fd);
+			return e;
+		}
+		if (pfd >= 0)
+			close(pfd);
+	}
 	/* One listener per thread on the same port: the kernel spreads
 	 * incoming connections over them. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
@@ -69,12 +94,20 @@ static int listen_socket(const char *bind_addr, uint16_t port, int *out,
 
 /* ---- inbox ------------------------------------------------------------ */
 
-bool tern__io_post(tern__io *io, tern__io_msg_kind kind, void *p)
+static _Thread_local tern__io *current_io;
+
+tern__io *tern__io_current(void)
+{
+	return current_io;
+}
+
+static bool post(tern__io *io, tern__io_msg_kind kind, void *p,
+		 bool if_running)
 {
 	bool ok = true;
 
 	pthread_mutex_lock(&io->mu);
-	if (io->closed) {
+	if (io->closed || (if_running && !io->running)) {
 		ok = false;
 	} else if (io->ninbox == io->capinbox) {
 		size_t cap = io->capinbox ? io->capinbox * 2 : 64;
@@ -95,17 +128,56 @@ bool tern__io_post(tern__io *io, tern__io_msg_kind kind, void *p)
 	return ok;
 }
 
+bool tern__io_post(tern__io *io, tern__io_msg_kind kind, void *p)
+{
+	return post(io, kind, p, false);
+}
+
+bool tern__io_post_if_running(tern__io *io, tern__io_msg_kind kind, void *p)
+{
+	return post(io, kind, p, true);
+}
+
+void tern__io_serve_livesnaps(tern__io *io)
+{
+	tern__livesnap *mine[16];
+	size_t n;
+
+	do {
+		size_t j = 0;
+
+		n = 0;
+		pthread_mutex_lock(&io->mu);
+		for (size_t i = 0; i < io->ninbox; i++) {
+			if (io->inbox[i].kind == TERN__IO_LIVESNAP &&
+			    n < sizeof mine / sizeof mine[0])
+				mine[n++] = io->inbox[i].p;
+			else
+				io->inbox[j++] = io->inbox[i];
+		}
+		io->ninbox = j;
+		pthread_mutex_unlock(&io->mu);
+		for (size_t i = 0; i < n; i++)
+			tern__livesnap_collect(io, mine[i]);
+	} while (n == sizeof mine / sizeof mine[0]);
+}
+
 void tern__io_wake(tern__io *io)
 {
 	uv_async_send(&io->wake);
 }
 
-static void drop_msg(tern__io_msg *m)
+static void drop_msg(tern__io *io, tern__io_msg *m)
 {
 	switch (m->kind) {
 	case TERN__IO_RESULT: {
 		tern__pending *p = m->p;
 
+		if (p->inj)
+			tern__inject_done(p->inj,
+					  p->status == TERN_WRITE_STORED ||
+					  p->status == TERN_WRITE_DUPLICATE,
+					  &p->reason);
 		tern__rbuf_unref(p->json);
 		free(p);
 		break;
@@ -115,6 +187,21 @@ static void drop_msg(tern__io_msg *m)
 		break;
 	case TERN__IO_SETTINGS:
 		tern__settings_unref(m->p);
+		break;
+	case TERN__IO_DEFERRAL:
+		tern__deferral_free(m->p);
+		break;
+	case TERN__IO_INJECT: {
+		tern_reason why;
+
+		tern_reason_set(&why, TERN_PREFIX_ERROR,
+				"relay is shutting down");
+		tern__inject_done(m->p, false, &why);
+		break;
+	}
+	case TERN__IO_LIVESNAP:
+		/* The loop has ended: nothing touches the index now. */
+		tern__livesnap_collect(io, m->p);
 		break;
 	}
 }
@@ -135,6 +222,15 @@ static void handle_msg(tern__io *io, tern__io_msg *m)
 		tern__settings_unref(io->set);
 		io->set = m->p;
 		break;
+	case TERN__IO_DEFERRAL:
+		tern__deferral_resume(m->p);
+		break;
+	case TERN__IO_INJECT:
+		tern__session_inject(io, m->p);
+		break;
+	case TERN__IO_LIVESNAP:
+		tern__livesnap_collect(io, m->p);
+		break;
 	}
 }
 
@@ -145,7 +241,31 @@ typedef struct fanout_ctx {
 	tern__rbuf *json;
 	const tern_event *ev;
 	bool restricted;
+	bool hooked;    /* prevent-broadcast or overwrite-response hooks */
 } fanout_ctx;
+
+/* The per-listener hooks: true when ev was dealt with (vetoed, or sent
+ * with replaced JSON). */
+static bool fanout_hooks(fanout_ctx *f, tern__conn *c, tern_slice sub)
+{
+	tern_relay *r = f->io->r;
+	tern_slice json = f->ev->json;
+	tern_slice parts[3];
+	char head[TERN__WIRE_SMALL_MAX];
+
+	if (tern__run_prevent_broadcast(r, c, sub, f->ev))
+		return true;
+	if (!tern__run_overwrite_response(r, c, sub, f->ev, &json,
+					  &f->io->arena))
+		return false;
+	parts[0].p = (const uint8_t *)head;
+	parts[0].n = tern__wire_event_head(head, sizeof head, sub);
+	parts[1] = json;
+	parts[2] = (tern_slice){ (const uint8_t *)"]", 1 };
+	if (parts[0].n <= sizeof head)
+		tern__conn_send(c, parts, 3);
+	return true;
+}
 
 static void fanout_visit(void *ctx, const tern__subindex_sub *sub)
 {
@@ -156,19 +276,23 @@ static void fanout_visit(void *ctx, const tern__subindex_sub *sub)
 		return;
 	if (f->restricted && !tern__auth_is_party(&c->sess.auth, f->ev))
 		return;
+	if (f->hooked && fanout_hooks(f, c, sub->id))
+		return;
 	tern__conn_send_event(c, sub->id, f->json);
 }
 
 void tern__io_fanout(tern__io *io, tern__rbuf *json)
 {
 	tern_event ev;
-	fanout_ctx f = { io, json, &ev, false };
+	fanout_ctx f = { io, json, &ev, false, false };
 
 	tern_arena_reset(&io->arena);
 	if (tern_event_parse(&ev, json->data, json->len, &reparse_limits,
 			     &io->arena, NULL) != 0)
 		return;
 	f.restricted = tern__settings_restricted(io->set, ev.kind);
+	f.hooked = tern__hooks_any(&io->r->hooks, TERN__H_PREVENT_BROADCAST) ||
+		   tern__hooks_any(&io->r->hooks, TERN__H_OVERWRITE_RESPONSE);
 	tern__subindex_match(io->subs, &ev, fanout_visit, &f);
 	tern_arena_reset(&io->arena);
 }
@@ -268,6 +392,8 @@ static void on_check(uv_check_t *h)
 
 	flush_all(io);
 	check_stop(io);
+	/* Between callbacks no hook list is held: a quiescent point. */
+	tern__hooks_quiescent(&io->r->hooks, io->idx);
 }
 
 static void on_idle(uv_idle_t *h)
@@ -341,6 +467,7 @@ int tern__io_new(tern__io **out, tern_relay *r, unsigned idx, bool listen,
 	io->listen_fd = -1;
 	pthread_mutex_init(&io->mu, NULL);
 	tern_arena_init(&io->arena, 0);
+	tern_arena_init(&io->harena, 0);
 	tern__ws_pmd_thread_init(&io->pmd, -1);
 	rc = tern__subindex_new(&io->subs);
 	if (rc)
@@ -353,7 +480,8 @@ int tern__io_new(tern__io **out, tern_relay *r, unsigned idx, bool listen,
 	uv_tcp_init(&io->loop, &io->listener);
 	if (!listen)
 		goto no_listener;
-	rc = listen_socket(r->bind, r->port, &io->listen_fd, err, errcap);
+	rc = listen_socket(r->bind, r->port, idx == 0, &io->listen_fd,
+			   err, errcap);
 	if (rc) {
 		uv_close((uv_handle_t *)&io->listener, NULL);
 		uv_run(&io->loop, UV_RUN_NOWAIT);
@@ -391,6 +519,7 @@ fail_subs:
 	tern__subindex_free(io->subs);
 fail:
 	tern_arena_free(&io->arena);
+	tern_arena_free(&io->harena);
 	pthread_mutex_destroy(&io->mu);
 	free(io);
 	return rc;
@@ -398,6 +527,11 @@ fail:
 
 void tern__io_run(tern__io *io)
 {
+	current_io = io;
+	tern__hooks_online(&io->r->hooks, io->idx);
+	pthread_mutex_lock(&io->mu);
+	io->running = true;
+	pthread_mutex_unlock(&io->mu);
 	uv_timer_start(&io->tick, on_tick, 1000, 1000);
 	/* A stop requested before the loop started. */
 	if (atomic_load(&io->r->stop))
@@ -406,7 +540,12 @@ void tern__io_run(tern__io *io)
 
 	pthread_mutex_lock(&io->mu);
 	io->closed = true;
+	io->running = false;
 	pthread_mutex_unlock(&io->mu);
+	/* Snapshots asked for meanwhile are answered from here. */
+	tern__io_serve_livesnaps(io);
+	tern__hooks_offline(&io->r->hooks, io->idx);
+	current_io = NULL;
 }
 
 void tern__io_free(tern__io *io)
@@ -426,7 +565,7 @@ void tern__io_free(tern__io *io)
 	pthread_mutex_lock(&io->mu);
 	io->closed = true;
 	for (size_t i = 0; i < io->ninbox; i++)
-		drop_msg(&io->inbox[i]);
+		drop_msg(io, &io->inbox[i]);
 	free(io->inbox);
 	io->inbox = NULL;
 	io->ninbox = 0;
@@ -440,6 +579,7 @@ void tern__io_free(tern__io *io)
 	tern__subindex_free(io->subs);
 	tern__settings_unref(io->set);
 	tern_arena_free(&io->arena);
+	tern_arena_free(&io->harena);
 	tern__ws_pmd_thread_free(&io->pmd);
 	tern__ws_buf_free(&io->scratch);
 	tern__ws_buf_free(&io->zbuf);

@@ -33,6 +33,10 @@ typedef enum tern__io_msg_kind {
 	TERN__IO_RESULT,   /* p: a tern__pending whose write completed */
 	TERN__IO_FANOUT,   /* p: a tern__rbuf holding an event's JSON */
 	TERN__IO_SETTINGS, /* p: a tern__settings reference */
+	TERN__IO_DEFERRAL, /* p: a completed tern_deferral (ctx.h) */
+	TERN__IO_INJECT,   /* p: a tern__inject (inject.h) */
+	TERN__IO_LIVESNAP, /* p: a tern__livesnap to add this thread's
+			      live filters to (inject.h) */
 } tern__io_msg_kind;
 
 typedef struct tern__io_msg {
@@ -59,10 +63,12 @@ struct tern__io {
 	tern__io_msg *inbox;
 	size_t ninbox, capinbox;
 	bool closed;          /* the loop is gone: posts are dropped */
+	bool running;         /* the loop runs (tern__io_run) */
 
 	tern__settings *set;
 	tern__subindex *subs;
 	tern_arena arena;     /* per-message scratch */
+	tern_arena harena;    /* hooks' scratch while sending stored events */
 	tern__ws_pmd_thread pmd;
 	tern__ws_buf scratch, zbuf; /* message assembly and deflate output */
 	uint8_t readbuf[65536];
@@ -91,6 +97,13 @@ void tern__io_free(tern__io *io);
 bool tern__io_post(tern__io *io, tern__io_msg_kind kind, void *p);
 /* Wakes the loop (async-signal-safe). */
 void tern__io_wake(tern__io *io);
+/* As tern__io_post(), but only while the loop runs (not before). */
+bool tern__io_post_if_running(tern__io *io, tern__io_msg_kind kind, void *p);
+/* The I/O thread the caller runs on, or NULL. */
+tern__io *tern__io_current(void);
+/* On io's thread: answers the live-filter snapshots posted to it now,
+ * outside the loop's turn (inject.c, while waiting for other threads). */
+void tern__io_serve_livesnaps(tern__io *io);
 
 /* Queues c for the flush pass of this loop turn. */
 void tern__io_mark_dirty(tern__io *io, tern__conn *c);

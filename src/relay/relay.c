@@ -11,8 +11,11 @@
 #include <tern/relay.h>
 
 #include "relay/conn.h"
+#include "relay/ctx.h"
+#include "relay/inject.h"
 #include "relay/io.h"
 #include "relay/relay.h"
+#include "relay/sources.h"
 
 /* ---- built-in event policy (the first reject-event hooks) ------------- */
 
@@ -32,53 +35,75 @@ static unsigned leading_zero_bits(const uint8_t id[32])
 }
 
 /* relay.limits: auth_required, created_at window, NIP-13 difficulty. */
-static bool builtin_limits(void *ctx, tern__conn *c, const tern_event *ev,
-			   tern_reason *why)
+static tern_verdict builtin_limits(void *ud, tern_ctx *x,
+				   const tern_event *ev, tern_reason *why)
 {
+	tern__conn *c = x->c;
 	const tern__settings *s;
 	uint64_t now = (uint64_t)time(NULL);
 	unsigned bits;
 
 	if (!c)
-		return false;
+		return TERN_PASS;
 	s = c->io->set;
 	if (s->lim.auth_required && !tern__auth_any(&c->sess.auth)) {
 		tern_reason_set(why, TERN_PREFIX_AUTH_REQUIRED,
 				"this relay requires authentication");
-		return true;
+		return TERN_REJECT;
 	}
 	if (s->lim.created_at_lower_limit && ev->created_at < now &&
 	    now - ev->created_at > s->lim.created_at_lower_limit) {
 		tern_reason_set(why, TERN_PREFIX_INVALID,
 				"created_at is too far in the past");
-		return true;
+		return TERN_REJECT;
 	}
 	if (s->lim.created_at_upper_limit && ev->created_at > now &&
 	    ev->created_at - now > s->lim.created_at_upper_limit) {
 		tern_reason_set(why, TERN_PREFIX_INVALID,
 				"created_at is too far in the future");
-		return true;
+		return TERN_REJECT;
 	}
 	if (s->lim.min_pow_difficulty &&
 	    (bits = leading_zero_bits(ev->id)) < s->lim.min_pow_difficulty) {
 		tern_reason_set(why, TERN_PREFIX_POW,
 				"difficulty %u is less than %u", bits,
 				s->lim.min_pow_difficulty);
-		return true;
+		return TERN_REJECT;
 	}
-	return false;
+	return TERN_PASS;
 }
 
 /* NIP-70: a protected event only from a connection authed as its author. */
-static bool builtin_protected(void *ctx, tern__conn *c, const tern_event *ev,
-			      tern_reason *why)
+static tern_verdict builtin_protected(void *ud, tern_ctx *x,
+				      const tern_event *ev, tern_reason *why)
 {
+	tern__conn *c = x->c;
+
 	if (!c || !tern_event_is_protected(ev) ||
 	    tern__auth_has(&c->sess.auth, ev->pubkey))
-		return false;
+		return TERN_PASS;
 	tern_reason_set(why, TERN_PREFIX_AUTH_REQUIRED,
 			"this event may only be published by its author");
-	return true;
+	return TERN_REJECT;
+}
+
+/* Hook lists changed: let every running loop pass a quiescent point. */
+static void wake_loops(void *ctx)
+{
+	tern_relay *r = ctx;
+
+	if (!r->io)
+		return;
+	for (unsigned i = 0; i < r->nio; i++) {
+		tern__io *io = r->io[i];
+
+		if (!io)
+			continue;
+		pthread_mutex_lock(&io->mu);
+		if (io->running)
+			uv_async_send(&io->wake);
+		pthread_mutex_unlock(&io->mu);
+	}
 }
 
 static const char builtin_owner[] = "tern";
@@ -125,6 +150,11 @@ void tern__relay_write_cb(void *ctx, const tern_write_result *res)
 	}
 	if (!tern__io_post(p->io, TERN__IO_RESULT, p)) {
 		/* The thread has ended: its connections are gone. */
+		if (p->inj)
+			tern__inject_done(p->inj,
+					  res->status == TERN_WRITE_STORED ||
+					  res->status == TERN_WRITE_DUPLICATE,
+					  &res->reason);
 		tern__rbuf_unref(p->json);
 		free(p);
 	}
@@ -168,20 +198,32 @@ static int relay_new(tern_relay **out, const tern_config *cfg, bool listen,
 	r->settings_diff = settings_diff(cfg);
 	if (!r->store_dir || !r->settings_diff)
 		goto fail;
-	rc = TERN_ENOMEM;
-	if (tern__hooks_add(&r->hooks.reject_event, builtin_owner,
-			    (void (*)(void))builtin_limits, r) ||
-	    tern__hooks_add(&r->hooks.reject_event, builtin_owner,
-			    (void (*)(void))builtin_protected, r))
-		goto fail;
-	rc = tern_store_open(&r->store, &cfg->store, err, errcap);
-	if (rc)
-		goto fail;
 	r->nio = cfg->relay.io_threads;
 	if (r->nio == 0) {
 		cores = sysconf(_SC_NPROCESSORS_ONLN);
 		r->nio = cores > 0 ? (unsigned)cores : 1;
 	}
+	/* Reader slots: one per I/O thread, then the store's writer. */
+	rc = tern__hooks_init(&r->hooks, r->nio + 1, wake_loops, r);
+	if (rc)
+		goto fail;
+	rc = tern_on_reject_event(r, builtin_owner, builtin_limits, r);
+	if (!rc)
+		rc = tern_on_reject_event(r, builtin_owner, builtin_protected,
+					  r);
+	if (rc)
+		goto fail;
+	{
+		tern_store_options so = cfg->store;
+
+		/* NIP-09 outcomes go through the hooks (writer thread). */
+		so.deletion_outcome = tern__run_deletion_outcome;
+		so.deletion_outcome_wanted = tern__deletion_outcome_wanted;
+		so.deletion_outcome_ctx = r;
+		rc = tern_store_open(&r->store, &so, err, errcap);
+	}
+	if (rc)
+		goto fail;
 	r->io = calloc(r->nio, sizeof *r->io);
 	if (!r->io) {
 		rc = TERN_ENOMEM;
@@ -329,6 +371,7 @@ void tern_relay_free(tern_relay *r)
 	free(r->io);
 	tern__hooks_free(&r->hooks);
 	tern__iplimit_free(r->iplim);
+	tern__sources_free(r->sources);
 	free(r->store_dir);
 	free(r->settings_diff);
 	tern__settings_unref(r->set);

@@ -6,7 +6,7 @@
  * writer's callback posts an event's result to the thread that received
  * it, and the stored event (one ref-counted copy of its JSON) to every
  * I/O thread for live fan-out. Nothing else is shared between I/O threads
- * but the store, the hook lists (fixed while running), the per-IP
+ * but the store, the hook lists (hooks.h), the per-IP
  * connection table (iplimit.h) and the counters.
  */
 #ifndef TERN_RELAY_RELAY_H
@@ -30,6 +30,8 @@ typedef struct tern__conn tern__conn;
 
 struct tern_relay {
 	tern_store *store;
+	struct tern__sources *sources; /* backend + query sources (sources.h);
+					  NULL: the store alone */
 	tern__hooks hooks;
 	tern__iplimit *iplim;    /* connections per client IP, relay-wide */
 	unsigned nio;
@@ -58,7 +60,8 @@ struct tern_relay {
  */
 typedef struct tern__pending {
 	tern__io *io;
-	tern__conn *conn;
+	tern__conn *conn;         /* NULL for an injected event */
+	struct tern__inject *inj; /* the injected event's request */
 	tern__rbuf *json;         /* the event's canonical JSON */
 	tern_write_status status;
 	tern_reason reason;

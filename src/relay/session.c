@@ -9,8 +9,11 @@
 
 #include "proto/message.h"
 #include "relay/conn.h"
+#include "relay/ctx.h"
+#include "relay/inject.h"
 #include "relay/io.h"
 #include "relay/session.h"
+#include "relay/sources.h"
 #include "relay/wire.h"
 
 /* Stored events sent per scan per loop turn: long queries never stall the
@@ -21,7 +24,7 @@
 struct tern__scan {
 	tern__scan *prev, *next; /* io->scans */
 	tern__conn *c;
-	tern_query *q;
+	tern__mquery *q;         /* over the relay's sources */
 	bool check_restricted;   /* results may hold restricted kinds */
 	size_t idlen;
 	uint8_t id[];
@@ -31,6 +34,20 @@ static tern__settings *S(tern__conn *c)
 {
 	return c->io->set;
 }
+
+static tern__settings *S0(tern__io *io)
+{
+	return io->set;
+}
+
+/* Generous limits for re-parsing JSON the relay itself accepted. */
+static const tern_event_limits reparse_limits = {
+	.max_json = SIZE_MAX / 2,
+	.max_content = SIZE_MAX / 2,
+	.max_tags = UINT32_MAX / 2,
+	.max_tag_values = UINT32_MAX / 2,
+	.max_depth = 64,
+};
 
 /* ---- replies ---------------------------------------------------------- */
 
@@ -97,7 +114,7 @@ static void scan_free(tern__io *io, tern__scan *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	s->c->sess.nscans--;
-	tern_query_end(s->q);
+	tern__sources_query_end(s->q);
 	free(s);
 }
 
@@ -212,9 +229,24 @@ static int cmp_kind(const void *a, const void *b)
 
 /* ---- EVENT ------------------------------------------------------------ */
 
-static void submit(tern__conn *c, const tern_event *ev, tern_slice id_hex)
+/* The answer to an event: OK to its connection, or the injector's
+ * callback (internal events). */
+static void event_reply(tern__conn *c, tern__inject *inj,
+			const tern_event *ev, bool ok, const tern_reason *why)
 {
-	tern__io *io = c->io;
+	char hex[64];
+
+	if (!c) {
+		tern__inject_done(inj, ok, why);
+		return;
+	}
+	tern_hex_encode(hex, ev->id, 32);
+	send_ok(c, (tern_slice){ (const uint8_t *)hex, 64 }, ok, why);
+}
+
+static void submit(tern__io *io, tern__conn *c, tern__inject *inj,
+		   const tern_event *ev)
+{
 	tern__pending *p = calloc(1, sizeof *p);
 	tern_reason why = { 0 };
 	int rc;
@@ -224,16 +256,18 @@ static void submit(tern__conn *c, const tern_event *ev, tern_slice id_hex)
 	if (!p || !p->json) {
 		free(p);
 		tern_reason_set(&why, TERN_PREFIX_ERROR, "out of memory");
-		send_ok(c, id_hex, false, &why);
+		event_reply(c, inj, ev, false, &why);
 		return;
 	}
 	p->io = io;
 	p->conn = c;
-	rc = tern_store_submit(io->r->store, ev, tern__relay_write_cb, p,
-			       false);
+	p->inj = inj;
+	rc = tern__sources_save(io->r, ev, tern__relay_write_cb, p);
 	if (rc == 0) {
-		c->pending++;
 		io->npending++;
+		if (!c)
+			return;
+		c->pending++;
 		/* Replies to later messages wait behind this OK. */
 		tern__conn_expect_reply(c, p);
 		return;
@@ -249,7 +283,106 @@ static void submit(tern__conn *c, const tern_event *ev, tern_slice id_hex)
 	else
 		tern_reason_set(&why, TERN_PREFIX_ERROR, "%s",
 				tern_strerror(rc));
-	send_ok(c, id_hex, false, &why);
+	event_reply(c, inj, ev, false, &why);
+}
+
+/*
+ * An event past its checks: the reject-event hooks (from the start, or
+ * after the hook of a deferral), then the store, or fan-out alone for
+ * ephemeral kinds. v is the verdict so far (TERN_PASS: run the hooks). c
+ * is the sender, or NULL with inj for an injected event.
+ */
+static void event_pipeline(tern__io *io, tern__conn *c, tern__inject *inj,
+			   const tern_event *ev, const tern_deferral *from,
+			   tern_verdict v, tern_reason *why)
+{
+	tern_deferral *d = NULL;
+
+	if (v == TERN_PASS)
+		v = tern__run_reject_event(io->r, io, c, inj, ev, from, why,
+					   &d);
+	switch (v) {
+	case TERN_DEFER:
+		/* Parked: the connection reads nothing more until the
+		 * verdict comes back (tern__session_deferral_resume). */
+		if (c)
+			tern__conn_park(c, d);
+		return;
+	case TERN_REJECT:
+		event_reply(c, inj, ev, false, why);
+		return;
+	case TERN_SHADOW_REJECT:
+		/* OK true to the client; neither stored nor broadcast. */
+		event_reply(c, inj, ev, true, why);
+		return;
+	default:
+		break;
+	}
+	if (tern_kind_is_ephemeral(ev->kind)) {
+		tern__rbuf *json = tern__rbuf_dup(ev->json.p, ev->json.n);
+
+		memset(why, 0, sizeof *why);
+		if (!json) {
+			tern_reason_set(why, TERN_PREFIX_ERROR,
+					"out of memory");
+			event_reply(c, inj, ev, false, why);
+			return;
+		}
+		tern__run_ephemeral(io->r, c, ev);
+		tern__relay_broadcast(io->r, json);
+		tern__rbuf_unref(json);
+		event_reply(c, inj, ev, true, why);
+		return;
+	}
+	submit(io, c, inj, ev);
+}
+
+void tern__session_deferral_resume(tern_deferral *d)
+{
+	tern__io *io = d->io;
+	tern__conn *c = d->c;
+	tern_reason why = d->why;
+	tern_event ev;
+
+	if (c) {
+		c->hk.parked = NULL;
+		c->pending--;
+		if (!tern__conn_open(c)) {
+			/* Closed meanwhile: the verdict is dropped. */
+			tern__deferral_free(d);
+			tern__conn_release(c);
+			return;
+		}
+	}
+	tern_arena_reset(&io->arena);
+	if (tern_event_parse(&ev, d->json->data, d->json->len,
+			     &reparse_limits, &io->arena, NULL) == 0) {
+		event_pipeline(io, c, d->inj, &ev, d, d->v, &why);
+	} else if (d->inj) {
+		tern_reason_set(&why, TERN_PREFIX_ERROR, "internal error");
+		tern__inject_done(d->inj, false, &why);
+	}
+	tern_arena_reset(&io->arena);
+	tern__deferral_free(d);
+	if (c)
+		tern__conn_unpark(c);
+}
+
+void tern__session_inject(tern__io *io, tern__inject *inj)
+{
+	tern_reason why = { 0 };
+	tern_event ev;
+
+	atomic_fetch_add(&io->r->n_events_in, 1);
+	tern_arena_reset(&io->arena);
+	if (tern_event_parse(&ev, inj->json, inj->len, &S0(io)->ev_lim,
+			     &io->arena, &why) ||
+	    tern_event_check(&ev, &why)) {
+		tern__inject_done(inj, false, &why);
+	} else {
+		event_pipeline(io, NULL, inj, &ev, NULL, TERN_PASS, &why);
+	}
+	tern_arena_reset(&io->arena);
 }
 
 static void handle_event(tern__conn *c, const tern__msg *m)
@@ -283,25 +416,7 @@ static void handle_event(tern__conn *c, const tern__msg *m)
 		send_ok(c, id_hex, false, &why);
 		return;
 	}
-	if (tern__hooks_reject_event(&io->r->hooks, c, &ev, &why)) {
-		send_ok(c, id_hex, false, &why);
-		return;
-	}
-	if (tern_kind_is_ephemeral(ev.kind)) {
-		tern__rbuf *json = tern__rbuf_dup(ev.json.p, ev.json.n);
-
-		if (!json) {
-			tern_reason_set(&why, TERN_PREFIX_ERROR,
-					"out of memory");
-			send_ok(c, id_hex, false, &why);
-			return;
-		}
-		tern__relay_broadcast(io->r, json);
-		tern__rbuf_unref(json);
-		send_ok(c, id_hex, true, &why);
-		return;
-	}
-	submit(c, &ev, id_hex);
+	event_pipeline(io, c, NULL, &ev, NULL, TERN_PASS, &why);
 }
 
 void tern__session_result(tern__io *io, tern__pending *p)
@@ -310,15 +425,28 @@ void tern__session_result(tern__io *io, tern__pending *p)
 	tern_slice id_hex = { p->json->data + 7, 64 }; /* {"id":"... */
 	tern_reason why = p->reason;
 
-	c->pending--;
-	if (p->status == TERN_WRITE_STORED && io->r->hooks.event_saved.n) {
+	if (c)
+		c->pending--;
+	if (p->status == TERN_WRITE_STORED &&
+	    tern__hooks_any(&io->r->hooks, TERN__H_EVENT_SAVED)) {
 		tern_event ev;
 
 		tern_arena_reset(&io->arena);
-		if (tern_event_parse(&ev, p->json->data, p->json->len, NULL,
-				     &io->arena, NULL) == 0)
-			tern__hooks_event_saved(&io->r->hooks, c, &ev);
+		if (tern_event_parse(&ev, p->json->data, p->json->len,
+				     &reparse_limits, &io->arena, NULL) == 0)
+			tern__run_event_saved(io->r, c, &ev);
 		tern_arena_reset(&io->arena);
+	}
+	if (!c) {
+		/* An injected event: its callback has the answer. */
+		if (p->status == TERN_WRITE_DUPLICATE)
+			tern_reason_set(&why, TERN_PREFIX_DUPLICATE,
+					"already have this event");
+		tern__inject_done(p->inj, p->status == TERN_WRITE_STORED ||
+				  p->status == TERN_WRITE_DUPLICATE, &why);
+		tern__rbuf_unref(p->json);
+		free(p);
+		return;
 	}
 	if (tern__conn_open(c)) {
 		bool ordered = tern__conn_reply_begin(c, p);
@@ -384,8 +512,20 @@ static bool scan_visit(void *ctx, tern_slice json, uint64_t serial)
 	char head[TERN__WIRE_SMALL_MAX];
 	tern_slice parts[3];
 
+	tern_arena *ha = &c->io->harena;
+	tern_event ev;
+
 	if (s->check_restricted && !may_see(c, json))
 		return true;
+	/* Stored JSON is parsed only when a hook wants to rewrite it. */
+	if (tern__hooks_any(&c->io->r->hooks, TERN__H_OVERWRITE_RESPONSE)) {
+		tern_arena_reset(ha);
+		if (tern_event_parse(&ev, json.p, json.n, &reparse_limits, ha,
+				     NULL) == 0)
+			tern__run_overwrite_response(
+				c->io->r, c, (tern_slice){ s->id, s->idlen },
+				&ev, &json, ha);
+	}
 	parts[0].p = (const uint8_t *)head;
 	parts[0].n = tern__wire_event_head(head, sizeof head,
 					   (tern_slice){ s->id, s->idlen });
@@ -411,7 +551,7 @@ static bool scan_run(tern__io *io, tern__scan *s)
 	/* Let a client that reads slowly drain before more is queued. */
 	if (tern__conn_backlog(c) > S(c)->lim.max_output_queue / 2)
 		return false;
-	rc = tern_query_next(s->q, SCAN_SLICE, scan_visit, s);
+	rc = tern__sources_query_next(s->q, SCAN_SLICE, scan_visit, s);
 	if (rc == 1)
 		return false;
 	if (rc < 0) {
@@ -452,18 +592,64 @@ static void apply_limits(tern__conn *c, tern_filter *fs, size_t n)
 	}
 }
 
+/*
+ * The filter hooks of a REQ (overwrite, then reject, per filter) or a
+ * COUNT (reject-count). For a REQ, *nq gets the number of filters that
+ * read stored events, moved to the front of m->filters' copy in *qf (the
+ * others are live-only). Returns false with why set on a rejection.
+ */
+static bool filter_hooks(tern__conn *c, tern__msg *m, bool count,
+			 tern_filter **qf, size_t *nq, tern_reason *why)
+{
+	tern__io *io = c->io;
+	tern_relay *r = io->r;
+	size_t n = m->nfilters;
+
+	*qf = m->filters;
+	*nq = n;
+	if (!count && tern__hooks_any(&r->hooks, TERN__H_OVERWRITE_FILTER)) {
+		bool *live = tern_arena_alloc(&io->arena, n * sizeof *live + 1);
+		tern_filter *q = tern_arena_alloc(&io->arena,
+						  n * sizeof *q + 1);
+
+		if (!live || !q) {
+			tern_reason_set(why, TERN_PREFIX_ERROR,
+					"out of memory");
+			return false;
+		}
+		*nq = 0;
+		for (size_t i = 0; i < n; i++) {
+			live[i] = false;
+			tern__run_overwrite_filter(r, c, m->sub, &m->filters[i],
+						   &io->arena, &live[i]);
+			if (!live[i])
+				q[(*nq)++] = m->filters[i];
+		}
+		*qf = q;
+	}
+	if (tern__hooks_any(&r->hooks, count ? TERN__H_REJECT_COUNT_FILTER
+					     : TERN__H_REJECT_FILTER))
+		for (size_t i = 0; i < n; i++)
+			if (tern__run_reject_filter(r, c, m->sub,
+						    &m->filters[i], count,
+						    why))
+				return false;
+	return true;
+}
+
 static void handle_req(tern__conn *c, tern__msg *m)
 {
 	tern__io *io = c->io;
 	tern_reason why = { 0 };
+	tern_filter *qf;
+	size_t nq;
 	tern__scan *s;
 	bool check;
 	int rc;
 
 	if (!sub_ok(c, m->sub, &why) || !auth_gate(c, &why) ||
-	    !restricted_ok(c, m->filters, m->nfilters, &check, &why) ||
-	    tern__hooks_reject_filter(&io->r->hooks, c, m->filters,
-				      m->nfilters, false, &why)) {
+	    !filter_hooks(c, m, false, &qf, &nq, &why) ||
+	    !restricted_ok(c, m->filters, m->nfilters, &check, &why)) {
 		send_closed(c, m->sub, &why);
 		return;
 	}
@@ -479,6 +665,18 @@ static void handle_req(tern__conn *c, tern__msg *m)
 	if (s)
 		scan_free(io, s);
 	apply_limits(c, m->filters, m->nfilters);
+	if (qf != m->filters)
+		apply_limits(c, qf, nq);
+	if (nq == 0) {
+		/* Every filter is live-only (overwrite-filter hooks). */
+		char buf[TERN__WIRE_SMALL_MAX];
+
+		if (tern__subindex_add(io->subs, c, m->sub, m->filters,
+				       m->nfilters, NULL))
+			goto nomem;
+		send_text(c, buf, tern__wire_eose(buf, sizeof buf, m->sub));
+		return;
+	}
 	s = calloc(1, sizeof *s + m->sub.n);
 	if (!s)
 		goto nomem;
@@ -486,8 +684,8 @@ static void handle_req(tern__conn *c, tern__msg *m)
 	s->check_restricted = check;
 	s->idlen = m->sub.n;
 	memcpy(s->id, m->sub.p, m->sub.n);
-	rc = tern_query_begin(&s->q, io->r->store, m->filters, m->nfilters,
-			      S(c)->lim.max_limit);
+	rc = tern__sources_query_begin(&s->q, io->r, qf, nq,
+				       S(c)->lim.max_limit);
 	if (rc) {
 		free(s);
 		goto nomem;
@@ -497,7 +695,7 @@ static void handle_req(tern__conn *c, tern__msg *m)
 	rc = tern__subindex_add(io->subs, c, m->sub, m->filters, m->nfilters,
 				NULL);
 	if (rc) {
-		tern_query_end(s->q);
+		tern__sources_query_end(s->q);
 		free(s);
 		goto nomem;
 	}
@@ -628,7 +826,7 @@ static int restricted_part(tern__conn *c, const tern_filter *fs, size_t n,
 static int count_visible(tern__conn *c, tern_filter *fs, size_t n,
 			 bool check, uint64_t *out)
 {
-	tern_store *st = c->io->r->store;
+	tern_relay *st = c->io->r;
 	count_ctx x = { c, 0 };
 	uint64_t all, restricted;
 	tern_filter *rf;
@@ -636,7 +834,7 @@ static int count_visible(tern__conn *c, tern_filter *fs, size_t n,
 	int m, rc;
 
 	*out = 0;
-	rc = tern_store_count(st, fs, n, &all);
+	rc = tern__sources_count(st, fs, n, &all);
 	if (rc || !check) {
 		*out = all;
 		return rc;
@@ -648,7 +846,7 @@ static int count_visible(tern__conn *c, tern_filter *fs, size_t n,
 		*out = all;
 		return 0;
 	}
-	rc = tern_store_count(st, rf, (size_t)m, &restricted);
+	rc = tern__sources_count(st, rf, (size_t)m, &restricted);
 	if (rc)
 		return rc;
 	if (tern__auth_any(&c->sess.auth)) {
@@ -659,8 +857,8 @@ static int count_visible(tern__conn *c, tern_filter *fs, size_t n,
 		} else {
 			for (int i = 0; i < m; i++)
 				rf[i].has_limit = false;
-			rc = tern_store_query(st, rf, (size_t)m, 0,
-					      count_visit, &x);
+			rc = tern__sources_query(st, rf, (size_t)m, 0,
+						  count_visit, &x);
 			if (rc)
 				return rc;
 		}
@@ -673,25 +871,35 @@ static int count_visible(tern__conn *c, tern_filter *fs, size_t n,
 
 static void handle_count(tern__conn *c, tern__msg *m)
 {
-	tern__io *io = c->io;
 	tern_reason why = { 0 };
 	char buf[TERN__WIRE_SMALL_MAX];
+	tern_filter *qf;
+	uint8_t regs[TERN_HLL_REGISTERS];
 	uint64_t n;
-	bool check;
+	size_t nq;
+	bool check, hll = false;
+	int rc;
 
 	if (!sub_ok(c, m->sub, &why) || !auth_gate(c, &why) ||
 	    !restricted_ok(c, m->filters, m->nfilters, &check, &why) ||
-	    tern__hooks_reject_filter(&io->r->hooks, c, m->filters,
-				      m->nfilters, true, &why)) {
+	    !filter_hooks(c, m, true, &qf, &nq, &why)) {
 		send_closed(c, m->sub, &why);
 		return;
 	}
-	if (count_visible(c, m->filters, m->nfilters, check, &n)) {
+	/* NIP-45 "hll" only when no restricted kind can be counted: the
+	 * registers would otherwise reveal events this client may not see. */
+	if (check)
+		rc = count_visible(c, m->filters, m->nfilters, check, &n);
+	else
+		rc = tern__sources_count_hll(c->io->r, m->filters, m->nfilters,
+					     &n, regs, &hll);
+	if (rc) {
 		tern_reason_set(&why, TERN_PREFIX_ERROR, "count failed");
 		send_closed(c, m->sub, &why);
 		return;
 	}
-	send_text(c, buf, tern__wire_count(buf, sizeof buf, m->sub, n));
+	send_text(c, buf, tern__sources_wire_count(buf, sizeof buf, m->sub, n,
+						   hll ? regs : NULL));
 }
 
 /* ---- AUTH ------------------------------------------------------------- */

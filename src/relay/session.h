@@ -20,6 +20,8 @@
 typedef struct tern__conn tern__conn;
 typedef struct tern__io tern__io;
 typedef struct tern__pending tern__pending;
+typedef struct tern__inject tern__inject;
+typedef struct tern_deferral tern_deferral;
 
 typedef struct tern__session {
 	tern__auth auth;
@@ -40,6 +42,14 @@ void tern__session_result(tern__io *io, tern__pending *p);
 /* Runs one slice of every scan in progress on io. Returns true when some
  * remain. */
 bool tern__session_scan_step(tern__io *io);
+
+/* A deferred event's verdict has come back (ctx.h): continues its
+ * pipeline, frees d and lets its connection read again. */
+void tern__session_deferral_resume(tern_deferral *d);
+
+/* Runs an injected event (inject.h) through the pipeline; io is the
+ * thread it was posted to. */
+void tern__session_inject(tern__io *io, tern__inject *inj);
 
 /* Sends ["AUTH", challenge]. */
 void tern__session_send_auth(tern__conn *c);

@@ -54,10 +54,57 @@ static void put_field(FILE *f, bool *first, const char *key, const char *val)
 	*first = false;
 }
 
+/* The supported NIPs for limits l: the list above, with 13 when a
+ * minimum difficulty is set (kept sorted). Returns the count. */
+static size_t nips_of(const tern_config_limits *l, uint32_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < tern__settings_nnips && n < cap; i++) {
+		out[n++] = tern__settings_nips[i];
+		if (tern__settings_nips[i] == 11 && l->min_pow_difficulty &&
+		    n < cap)
+			out[n++] = 13;
+	}
+	return n;
+}
+
+static char *render(const tern_relay_info *info, const tern_config_limits *l,
+		    size_t *len);
+
 char *tern__settings_nip11(const tern_config *cfg, size_t *len)
 {
-	const tern_config_relay *r = &cfg->relay;
-	const tern_config_limits *l = &r->limits;
+	const tern_config_info *ci = &cfg->relay.info;
+	uint32_t nips[32];
+	tern_relay_info info = {
+		ci->name, ci->description, ci->pubkey, ci->contact, ci->icon,
+		ci->banner, ci->privacy_policy, ci->terms_of_service,
+		ci->posting_policy, nips,
+		nips_of(&cfg->relay.limits, nips, sizeof nips / sizeof nips[0]),
+	};
+
+	return render(&info, &cfg->relay.limits, len);
+}
+
+void tern__settings_info(const tern__settings *s, tern_relay_info *info,
+			 uint32_t *nips, size_t cap)
+{
+	*info = (tern_relay_info){
+		s->info[0], s->info[1], s->info[2], s->info[3], s->info[4],
+		s->info[5], s->info[6], s->info[7], s->info[8], nips,
+		nips_of(&s->lim, nips, cap),
+	};
+}
+
+char *tern__settings_nip11_info(const tern__settings *s,
+				const tern_relay_info *info, size_t *len)
+{
+	return render(info, &s->lim, len);
+}
+
+static char *render(const tern_relay_info *info, const tern_config_limits *l,
+		    size_t *len)
+{
 	uint32_t deflimit = l->default_limit < l->max_limit ? l->default_limit
 							     : l->max_limit;
 	char *out = NULL;
@@ -68,23 +115,21 @@ char *tern__settings_nip11(const tern_config *cfg, size_t *len)
 	if (!f)
 		return NULL;
 	fputc('{', f);
-	put_field(f, &first, "name", r->info.name);
-	put_field(f, &first, "description", r->info.description);
-	put_field(f, &first, "pubkey", r->info.pubkey);
-	put_field(f, &first, "contact", r->info.contact);
-	put_field(f, &first, "icon", r->info.icon);
-	put_field(f, &first, "banner", r->info.banner);
-	put_field(f, &first, "privacy_policy", r->info.privacy_policy);
-	put_field(f, &first, "terms_of_service", r->info.terms_of_service);
-	put_field(f, &first, "posting_policy", r->info.posting_policy);
+	put_field(f, &first, "name", info->name);
+	put_field(f, &first, "description", info->description);
+	put_field(f, &first, "pubkey", info->pubkey);
+	put_field(f, &first, "contact", info->contact);
+	put_field(f, &first, "icon", info->icon);
+	put_field(f, &first, "banner", info->banner);
+	put_field(f, &first, "privacy_policy", info->privacy_policy);
+	put_field(f, &first, "terms_of_service", info->terms_of_service);
+	put_field(f, &first, "posting_policy", info->posting_policy);
 	put_field(f, &first, "software", "tern");
 	put_field(f, &first, "version", TERN_VERSION);
-	fputs(",\"supported_nips\":[", f);
-	for (size_t i = 0; i < tern__settings_nnips; i++) {
-		fprintf(f, "%s%u", i ? "," : "", tern__settings_nips[i]);
-		if (tern__settings_nips[i] == 11 && l->min_pow_difficulty)
-			fputs(",13", f); /* keep the list sorted */
-	}
+	fprintf(f, "%s\"supported_nips\":[", first ? "" : ",");
+	for (size_t i = 0; i < info->nsupported_nips; i++)
+		fprintf(f, "%s%u", i ? "," : "",
+			(unsigned)info->supported_nips[i]);
 	fprintf(f, "],\"limitation\":{"
 		"\"max_message_length\":%" PRIu32
 		",\"max_subscriptions\":%" PRIu32
@@ -151,6 +196,18 @@ int tern__settings_new(tern__settings **out, const tern_config *cfg)
 		}
 	}
 	s->nip11 = tern__settings_nip11(cfg, &s->nip11_len);
+	{
+		const tern_config_info *ci = &r->info;
+		const char *v[9] = {
+			ci->name, ci->description, ci->pubkey, ci->contact,
+			ci->icon, ci->banner, ci->privacy_policy,
+			ci->terms_of_service, ci->posting_policy,
+		};
+
+		for (size_t i = 0; i < 9; i++)
+			if (!(s->info[i] = dup_or_empty(v[i])))
+				s->nip11 = (free(s->nip11), NULL);
+	}
 
 	tern_event_limits_defaults(&s->ev_lim);
 	s->ev_lim.max_json = s->lim.max_message_length;
@@ -194,6 +251,8 @@ void tern__settings_unref(tern__settings *s)
 	free(s->name);
 	free(s->description);
 	free(s->nip11);
+	for (size_t i = 0; i < 9; i++)
+		free(s->info[i]);
 	free(s);
 }
 

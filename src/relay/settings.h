@@ -17,6 +17,7 @@
 
 #include <tern/config.h>
 #include <tern/event.h>
+#include <tern/hooks.h>
 
 #include "proto/message.h"
 #include "ws/handshake.h"
@@ -35,6 +36,8 @@ typedef struct tern__settings {
 	char *name, *description;   /* for the HTML page */
 	char *nip11;                /* the NIP-11 document (JSON) */
 	size_t nip11_len;
+	char *info[9];              /* relay.info strings, in the order of
+				       tern_relay_info ("" when unset) */
 } tern__settings;
 
 /* The NIPs this relay implements, listed in NIP-11 and on the HTML page. */
@@ -48,6 +51,16 @@ void tern__settings_unref(tern__settings *s);
 
 /* True if kind is one of relay.auth.restricted_kinds. */
 bool tern__settings_restricted(const tern__settings *s, uint32_t kind);
+
+/* Fills *info from s (strings owned by s); the supported NIPs go into
+ * nips[0..cap). */
+void tern__settings_info(const tern__settings *s, tern_relay_info *info,
+			 uint32_t *nips, size_t cap);
+
+/* Renders the NIP-11 document of s with info's fields (a hook may have
+ * changed them) into a malloc'ed string; NULL when out of memory. */
+char *tern__settings_nip11_info(const tern__settings *s,
+				const tern_relay_info *info, size_t *len);
 
 /* Renders the NIP-11 document of cfg into a malloc'ed NUL-terminated
  * string (*len without the NUL). Returns NULL when out of memory. */

@@ -24,6 +24,7 @@
 #include <tern/error.h>
 #include <tern/event.h>
 #include <tern/hex.h>
+#include <tern/hooks.h>
 #include <tern/relay.h>
 
 #include "relay/relay.h"
@@ -329,12 +330,11 @@ Test(relay_serve, connections_per_ip_are_counted_relay_wide)
 	wait_count(0);
 }
 
-static bool refuse_upgrades(void *ctx, tern__conn *c,
-			    const tern__http_request *req, tern_reason *why)
+static tern_verdict refuse_upgrades(void *ud, tern_ctx *x, tern_reason *why)
 {
-	(*(int *)ctx)++;
+	(*(int *)ud)++;
 	tern_reason_set(why, TERN_PREFIX_BLOCKED, "not today");
-	return true;
+	return TERN_REJECT;
 }
 
 Test(relay_serve, reject_connection_hooks_answer_429)
@@ -344,9 +344,8 @@ Test(relay_serve, reject_connection_hooks_answer_429)
 	int fd, st;
 
 	relay_create(0, 1);
-	cr_assert_eq(tern__hooks_add(&relay->hooks.reject_conn, "test",
-				     (void (*)(void))refuse_upgrades, &calls),
-		     0);
+	cr_assert_eq(tern_on_reject_connection(relay, "test", refuse_upgrades,
+					       &calls), 0);
 	relay_start();
 	fd = ws_open(&st, resp, sizeof resp);
 	cr_assert_eq(st, 429, "%s", resp);

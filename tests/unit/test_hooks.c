@@ -1,0 +1,1339 @@
+/*
+ * The hook points of tern/hooks.h and the relay-level calls of
+ * tern/relay.h, end to end: a relay in process on 127.0.0.1 driven by a
+ * raw WebSocket client. Each test registers hooks and checks that they
+ * fire at the right point with the right effect on the wire or in the
+ * store.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <secp256k1.h>
+#include <secp256k1_extrakeys.h>
+#include <secp256k1_schnorrsig.h>
+
+#include <tern/config.h>
+#include <tern/error.h>
+#include <tern/event.h>
+#include <tern/hex.h>
+#include <tern/hooks.h>
+#include <tern/relay.h>
+
+static tern_relay *relay;
+static pthread_t runner;
+static uint16_t port;
+static char dbdir[64];
+
+static uint16_t free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void *run_main(void *arg)
+{
+	tern_relay_run(arg);
+	return NULL;
+}
+
+static void relay_create(unsigned threads)
+{
+	tern_config cfg;
+	char err[256];
+
+	strcpy(dbdir, "/tmp/tern-hooks-XXXXXX");
+	cr_assert_not_null(mkdtemp(dbdir));
+	tern_config_defaults(&cfg);
+	cfg.relay.port = port = free_port();
+	cfg.relay.io_threads = threads;
+	cfg.relay.log_level = TERN_LOG_ERROR;
+	cfg.store.dir = dbdir;
+	cfg.store.no_sync = true;
+	cr_assert_eq(tern_relay_new(&relay, &cfg, err, sizeof err), 0, "%s",
+		     err);
+	tern_config_free(&cfg);
+}
+
+static void relay_start(void)
+{
+	cr_assert_eq(pthread_create(&runner, NULL, run_main, relay), 0);
+}
+
+static void relay_finish(void)
+{
+	char cmd[128];
+
+	if (!relay)
+		return;
+	tern_relay_stop(relay);
+	pthread_join(runner, NULL);
+	tern_relay_free(relay);
+	relay = NULL;
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dbdir);
+	if (system(cmd))
+		cr_log_warn("could not remove %s", dbdir);
+}
+
+/* ---- a raw client --------------------------------------------------- */
+
+static int dial(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct timeval tv = { 5, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+static void send_all(int fd, const void *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		cr_assert_gt(w, 0);
+		p = (const char *)p + w;
+		n -= (size_t)w;
+	}
+}
+
+/* Sends an HTTP request and reads the whole response, or for 101 the
+ * head only. */
+static int http(int fd, const char *req, char *resp, size_t cap)
+{
+	size_t len = 0;
+	int status = 0;
+
+	send_all(fd, req, strlen(req));
+	while (len < cap - 1) {
+		ssize_t r = read(fd, resp + len, 1);
+
+		if (r <= 0)
+			break;
+		len++;
+		resp[len] = '\0';
+		if (strncmp(resp, "HTTP/1.1 101", 12) == 0 &&
+		    len >= 4 && strcmp(resp + len - 4, "\r\n\r\n") == 0)
+			break;
+	}
+	resp[len] = '\0';
+	cr_assert_eq(sscanf(resp, "HTTP/1.1 %d", &status), 1, "%s", resp);
+	return status;
+}
+
+static const char upgrade_req[] =
+	"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+	"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	"Sec-WebSocket-Version: 13\r\n\r\n";
+
+static size_t ws_frame(uint8_t *buf, const char *text)
+{
+	size_t n = strlen(text), h = 0;
+	const uint8_t mask[4] = { 1, 2, 3, 4 };
+
+	buf[h++] = 0x81;
+	if (n < 126) {
+		buf[h++] = 0x80 | (uint8_t)n;
+	} else {
+		buf[h++] = 0x80 | 126;
+		buf[h++] = (uint8_t)(n >> 8);
+		buf[h++] = (uint8_t)n;
+	}
+	memcpy(buf + h, mask, 4);
+	h += 4;
+	for (size_t i = 0; i < n; i++)
+		buf[h + i] = (uint8_t)text[i] ^ mask[i & 3];
+	return h + n;
+}
+
+static void ws_send(int fd, const char *text)
+{
+	uint8_t *out = malloc(strlen(text) + 16);
+	size_t n = ws_frame(out, text);
+
+	send_all(fd, out, n);
+	free(out);
+}
+
+static void read_n(int fd, uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t r = read(fd, p, n);
+
+		cr_assert_gt(r, 0, "connection closed or timed out");
+		p += r;
+		n -= (size_t)r;
+	}
+}
+
+/* The next text message (control frames skipped). */
+static char *ws_recv(int fd, char *buf, size_t cap)
+{
+	for (;;) {
+		uint8_t h[10];
+		uint64_t n;
+
+		read_n(fd, h, 2);
+		n = h[1] & 0x7f;
+		if (n == 126) {
+			read_n(fd, h + 2, 2);
+			n = (uint64_t)h[2] << 8 | h[3];
+		} else if (n == 127) {
+			read_n(fd, h + 2, 8);
+			n = 0;
+			for (int i = 0; i < 8; i++)
+				n = n << 8 | h[2 + i];
+		}
+		cr_assert_lt(n, cap);
+		read_n(fd, (uint8_t *)buf, n);
+		buf[n] = '\0';
+		if ((h[0] & 0x0f) == 1)
+			return buf;
+	}
+}
+
+/* True if a message arrives within ms. */
+static bool ws_pending(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* A WebSocket connection, its AUTH challenge read (into challenge if
+ * not NULL). */
+static int ws_connect(char *challenge)
+{
+	char resp[2048], buf[256];
+	int fd = dial();
+
+	cr_assert_eq(http(fd, upgrade_req, resp, sizeof resp), 101, "%s",
+		     resp);
+	ws_recv(fd, buf, sizeof buf);
+	cr_assert(strncmp(buf, "[\"AUTH\",\"", 9) == 0, "%s", buf);
+	if (challenge)
+		cr_assert_eq(sscanf(buf, "[\"AUTH\",\"%64[0-9a-f]\"]",
+				    challenge), 1);
+	return fd;
+}
+
+/* ---- signed events -------------------------------------------------- */
+
+static secp256k1_context *sctx;
+
+static char *sign_at(uint8_t seed, unsigned kind, const char *tags,
+		     const char *content, long long at)
+{
+	const char *fmt = "{\"id\":\"%s\",\"pubkey\":\"%s\",\"created_at\":%lld,"
+			  "\"kind\":%u,\"tags\":%s,\"content\":\"%s\","
+			  "\"sig\":\"%s\"}";
+	char zeros[129], pkhex[65], idhex[65], sighex[129], *s;
+	uint8_t sk[32], pk[32], id[32], sig[64], aux[32] = { 0 };
+	secp256k1_keypair kp;
+	secp256k1_xonly_pubkey xpk;
+	tern_event ev;
+	tern_arena a;
+
+	if (!sctx)
+		sctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+	memset(sk, seed, sizeof sk);
+	cr_assert(secp256k1_keypair_create(sctx, &kp, sk));
+	cr_assert(secp256k1_keypair_xonly_pub(sctx, &xpk, NULL, &kp));
+	secp256k1_xonly_pubkey_serialize(sctx, pk, &xpk);
+	tern_hex_encode(pkhex, pk, 32);
+	pkhex[64] = 0;
+	memset(zeros, '0', 128);
+	zeros[128] = 0;
+	memcpy(sighex, zeros, sizeof sighex);
+	zeros[64] = 0;
+	cr_assert(asprintf(&s, fmt, zeros, pkhex, at, kind, tags, content,
+			   sighex) > 0);
+	tern_arena_init(&a, 0);
+	cr_assert_eq(tern_event_parse(&ev, (const uint8_t *)s, strlen(s), NULL,
+				      &a, NULL), 0, "%s", s);
+	tern_event_compute_id(&ev, id);
+	tern_arena_free(&a);
+	free(s);
+	cr_assert(secp256k1_schnorrsig_sign32(sctx, sig, id, &kp, aux));
+	tern_hex_encode(idhex, id, 32);
+	idhex[64] = 0;
+	tern_hex_encode(sighex, sig, 64);
+	sighex[128] = 0;
+	cr_assert(asprintf(&s, fmt, idhex, pkhex, at, kind, tags, content,
+			   sighex) > 0);
+	return s;
+}
+
+static char *sign_as(uint8_t seed, unsigned kind, const char *tags,
+		     const char *content)
+{
+	return sign_at(seed, kind, tags, content, (long long)time(NULL));
+}
+
+static char *note(const char *content)
+{
+	return sign_as(0x21, 1, "[]", content);
+}
+
+/* The id (64 hex characters) of an event's JSON. */
+static void id_of(const char *ev, char out[65])
+{
+	memcpy(out, strstr(ev, "\"id\":\"") + 6, 64);
+	out[64] = 0;
+}
+
+static void publish_msg(int fd, const char *ev)
+{
+	char *msg;
+
+	cr_assert(asprintf(&msg, "[\"EVENT\",%s]", ev) > 0);
+	ws_send(fd, msg);
+	free(msg);
+}
+
+/* Sends ev and returns its OK message in buf. */
+static char *publish(int fd, const char *ev, char *buf, size_t cap)
+{
+	publish_msg(fd, ev);
+	return ws_recv(fd, buf, cap);
+}
+
+static bool stored_visit(void *ctx, tern_slice json, uint64_t serial)
+{
+	*(bool *)ctx = true;
+	return true;
+}
+
+static bool is_stored(const char *idhex)
+{
+	uint8_t id[32];
+	bool found = false;
+
+	cr_assert(tern_hex_decode(id, idhex, 32));
+	tern_store_flush(tern_relay_store(relay));
+	tern_store_get(tern_relay_store(relay), id, stored_visit, &found);
+	return found;
+}
+
+static void wait_for(atomic_int *v, int want)
+{
+	for (int i = 0; i < 500 && atomic_load(v) != want; i++)
+		usleep(10000);
+	cr_assert_eq(atomic_load(v), want);
+}
+
+TestSuite(hooks, .fini = relay_finish, .timeout = 60);
+
+/* ---- reject-event ----------------------------------------------------- */
+
+static atomic_int calls;
+
+static tern_verdict reject_spam(void *ud, tern_ctx *x, const tern_event *ev,
+				tern_reason *why)
+{
+	atomic_fetch_add(&calls, 1);
+	cr_assert_not_null(tern_ctx_conn(x));
+	cr_assert_not(tern_ctx_is_internal(x));
+	cr_assert_eq(tern_ctx_relay(x), relay);
+	if (ev->content.n >= 4 && memcmp(ev->content.p, "spam", 4) == 0) {
+		tern_reason_set(why, TERN_PREFIX_BLOCKED, "no spam");
+		return TERN_REJECT;
+	}
+	if (ev->content.n >= 6 && memcmp(ev->content.p, "shadow", 6) == 0)
+		return TERN_SHADOW_REJECT;
+	if (ev->content.n >= 6 && memcmp(ev->content.p, "accept", 6) == 0)
+		return TERN_ACCEPT;
+	return TERN_PASS;
+}
+
+static atomic_int second_calls;
+
+static tern_verdict count_second(void *ud, tern_ctx *x, const tern_event *ev,
+				 tern_reason *why)
+{
+	atomic_fetch_add(&second_calls, 1);
+	return TERN_PASS;
+}
+
+Test(hooks, reject_event_verdicts)
+{
+	char buf[4096], id[65], want[256], *ev;
+	int fd, sub;
+
+	relay_create(1);
+	cr_assert_eq(tern_on_reject_event(relay, "t", reject_spam, NULL), 0);
+	cr_assert_eq(tern_on_reject_event(relay, "t", count_second, NULL), 0);
+	relay_start();
+	fd = ws_connect(NULL);
+	sub = ws_connect(NULL);
+	ws_send(sub, "[\"REQ\",\"live\",{\"kinds\":[1]}]");
+	cr_assert_str_eq(ws_recv(sub, buf, sizeof buf), "[\"EOSE\",\"live\"]");
+
+	ev = note("spam spam");
+	id_of(ev, id);
+	snprintf(want, sizeof want, "[\"OK\",\"%s\",false,\"blocked: no spam\"]",
+		 id);
+	cr_assert_str_eq(publish(fd, ev, buf, sizeof buf), want);
+	cr_assert_not(is_stored(id));
+	free(ev);
+	cr_assert_eq(atomic_load(&second_calls), 0, "first rejection wins");
+
+	/* Shadow: OK true, but neither stored nor broadcast. */
+	ev = note("shadow");
+	id_of(ev, id);
+	snprintf(want, sizeof want, "[\"OK\",\"%s\",true,\"\"]", id);
+	cr_assert_str_eq(publish(fd, ev, buf, sizeof buf), want);
+	cr_assert_not(is_stored(id));
+	cr_assert_not(ws_pending(sub, 200), "shadow-rejected was broadcast");
+	free(ev);
+
+	/* Accept ends the list; the event is stored and broadcast. */
+	ev = note("accept");
+	id_of(ev, id);
+	snprintf(want, sizeof want, "[\"OK\",\"%s\",true,\"\"]", id);
+	cr_assert_str_eq(publish(fd, ev, buf, sizeof buf), want);
+	cr_assert(is_stored(id));
+	cr_assert_eq(atomic_load(&second_calls), 0);
+	cr_assert_not_null(strstr(ws_recv(sub, buf, sizeof buf), id));
+	free(ev);
+
+	/* Pass: every hook runs. */
+	ev = note("fine");
+	id_of(ev, id);
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
+	cr_assert_eq(atomic_load(&second_calls), 1);
+	cr_assert_eq(atomic_load(&calls), 4);
+	free(ev);
+	close(fd);
+	close(sub);
+}
+
+static tern_verdict need_auth(void *ud, tern_ctx *x, const tern_event *ev,
+			      tern_reason *why)
+{
+	if (tern_conn_authed_count(tern_ctx_conn(x)))
+		return TERN_PASS;
+	tern_reason_set(why, TERN_PREFIX_AUTH_REQUIRED, "who are you");
+	return TERN_REJECT;
+}
+
+/* auth-required from a hook sends a fresh AUTH after the OK. */
+Test(hooks, auth_required_sends_auth)
+{
+	char buf[4096], *ev;
+	int fd;
+
+	relay_create(1);
+	cr_assert_eq(tern_on_reject_event(relay, "t", need_auth, NULL), 0);
+	relay_start();
+	fd = ws_connect(NULL);
+	ev = note("hello");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf),
+				  "false,\"auth-required: who are you\""));
+	cr_assert(strncmp(ws_recv(fd, buf, sizeof buf), "[\"AUTH\",", 8) == 0,
+		  "%s", buf);
+	free(ev);
+	close(fd);
+}
+
+/* ---- deferred verdicts ------------------------------------------------ */
+
+typedef struct later {
+	tern_deferral *d;
+	tern_verdict v;
+	int delay_ms;
+} later;
+
+static void *complete_later(void *arg)
+{
+	later *l = arg;
+	tern_reason why;
+
+	usleep((useconds_t)l->delay_ms * 1000);
+	tern_reason_set(&why, TERN_PREFIX_RESTRICTED, "decided later");
+	tern_deferral_complete(l->d, l->v, l->v == TERN_REJECT ? &why : NULL);
+	free(l);
+	return NULL;
+}
+
+/* Defers every event; content "no" is rejected, the rest passes; the
+ * verdict comes from another thread after 100 ms. */
+static tern_verdict defer_all(void *ud, tern_ctx *x, const tern_event *ev,
+			      tern_reason *why)
+{
+	later *l = calloc(1, sizeof *l);
+	pthread_t t;
+
+	atomic_fetch_add(&calls, 1);
+	l->d = tern_ctx_defer(x);
+	cr_assert_not_null(l->d);
+	l->v = ev->content.n == 2 && memcmp(ev->content.p, "no", 2) == 0
+		       ? TERN_REJECT : TERN_PASS;
+	l->delay_ms = 100;
+	cr_assert_eq(pthread_create(&t, NULL, complete_later, l), 0);
+	pthread_detach(t);
+	return TERN_DEFER;
+}
+
+Test(hooks, deferred_event_verdicts_keep_order)
+{
+	char buf[4096], id1[65], id2[65], want[256], *e1, *e2, *msg;
+	uint8_t out[8192];
+	size_t n = 0;
+	int fd;
+
+	atomic_store(&calls, 0);
+	atomic_store(&second_calls, 0);
+	relay_create(1);
+	cr_assert_eq(tern_on_reject_event(relay, "t", defer_all, NULL), 0);
+	cr_assert_eq(tern_on_reject_event(relay, "t", count_second, NULL), 0);
+	relay_start();
+	fd = ws_connect(NULL);
+	e1 = note("no");
+	e2 = note("yes");
+	id_of(e1, id1);
+	id_of(e2, id2);
+	/* One write: EVENT (rejected later), EVENT (passes later), REQ. */
+	cr_assert(asprintf(&msg, "[\"EVENT\",%s]", e1) > 0);
+	n += ws_frame(out + n, msg);
+	free(msg);
+	cr_assert(asprintf(&msg, "[\"EVENT\",%s]", e2) > 0);
+	n += ws_frame(out + n, msg);
+	free(msg);
+	n += ws_frame(out + n, "[\"REQ\",\"q\",{\"kinds\":[1]}]");
+	send_all(fd, out, n);
+
+	snprintf(want, sizeof want,
+		 "[\"OK\",\"%s\",false,\"restricted: decided later\"]", id1);
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf), want);
+	snprintf(want, sizeof want, "[\"OK\",\"%s\",true,\"\"]", id2);
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf), want);
+	/* The REQ waited behind both verdicts: it gets the accepted event,
+	 * stored (before EOSE) or live (after it, when the commit came
+	 * later). */
+	ws_recv(fd, buf, sizeof buf);
+	if (strcmp(buf, "[\"EOSE\",\"q\"]") == 0)
+		ws_recv(fd, buf, sizeof buf);
+	else
+		cr_assert_str_eq(ws_recv(fd, want, sizeof want),
+				 "[\"EOSE\",\"q\"]");
+	cr_assert_not_null(strstr(buf, id2), "%s", buf);
+	cr_assert_null(strstr(buf, id1), "%s", buf);
+	/* PASS resumed the list at the next hook, once. */
+	cr_assert_eq(atomic_load(&second_calls), 1);
+	cr_assert_eq(atomic_load(&calls), 2);
+	free(e1);
+	free(e2);
+	close(fd);
+}
+
+static tern_deferral *held;
+
+static tern_verdict defer_hold(void *ud, tern_ctx *x, const tern_event *ev,
+			       tern_reason *why)
+{
+	held = tern_ctx_defer(x);
+	atomic_fetch_add(&calls, 1);
+	return TERN_DEFER;
+}
+
+/* The connection closes before the verdict: it is dropped (ASan checks
+ * that nothing leaks or is used after free). */
+Test(hooks, deferral_after_close_is_dropped)
+{
+	char buf[4096], *ev;
+	int fd;
+
+	atomic_store(&calls, 0);
+	relay_create(1);
+	cr_assert_eq(tern_on_reject_event(relay, "t", defer_hold, NULL), 0);
+	relay_start();
+	fd = ws_connect(NULL);
+	ev = note("held");
+	publish_msg(fd, ev);
+	wait_for(&calls, 1);
+	close(fd);
+	usleep(200000);
+	tern_deferral_complete(held, TERN_PASS, NULL);
+	usleep(100000);
+	free(ev);
+	/* The relay still serves. */
+	fd = ws_connect(NULL);
+	ws_send(fd, "[\"COUNT\",\"c\",{}]");
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf),
+			 "[\"COUNT\",\"c\",{\"count\":0}]");
+	close(fd);
+}
+
+/* A deferral still open when the relay stops is completed afterwards. */
+Test(hooks, deferral_completed_after_stop)
+{
+	char *ev;
+	int fd;
+
+	atomic_store(&calls, 0);
+	relay_create(1);
+	cr_assert_eq(tern_on_reject_event(relay, "t", defer_hold, NULL), 0);
+	relay_start();
+	fd = ws_connect(NULL);
+	ev = note("held");
+	publish_msg(fd, ev);
+	wait_for(&calls, 1);
+	tern_relay_stop(relay);
+	pthread_join(runner, NULL);
+	tern_deferral_complete(held, TERN_REJECT, NULL);
+	tern_relay_free(relay);
+	relay = NULL;
+	close(fd);
+	free(ev);
+}
+
+static tern_verdict defer_conn(void *ud, tern_ctx *x, tern_reason *why)
+{
+	later *l = calloc(1, sizeof *l);
+	pthread_t t;
+
+	cr_assert_str_eq(tern_conn_ip(tern_ctx_conn(x)), "127.0.0.1");
+	l->d = tern_ctx_defer(x);
+	cr_assert_not_null(l->d);
+	l->v = atomic_fetch_add(&calls, 1) == 0 ? TERN_PASS : TERN_REJECT;
+	l->delay_ms = 50;
+	cr_assert_eq(pthread_create(&t, NULL, complete_later, l), 0);
+	pthread_detach(t);
+	return TERN_DEFER;
+}
+
+Test(hooks, deferred_reject_connection)
+{
+	char resp[2048], buf[256];
+	uint8_t out[512];
+	int fd;
+	size_t n;
+
+	atomic_store(&calls, 0);
+	relay_create(1);
+	cr_assert_eq(tern_on_reject_connection(relay, "t", defer_conn, NULL),
+		     0);
+	relay_start();
+	/* The first passes; a frame sent with the request is served after
+	 * the upgrade. */
+	fd = dial();
+	n = ws_frame(out, "[\"COUNT\",\"c\",{}]");
+	cr_assert_eq(http(fd, upgrade_req, resp, sizeof resp), 101, "%s",
+		     resp);
+	send_all(fd, out, n);
+	cr_assert(strncmp(ws_recv(fd, buf, sizeof buf), "[\"AUTH\"", 7) == 0);
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf),
+			 "[\"COUNT\",\"c\",{\"count\":0}]");
+	close(fd);
+	/* The second is refused. */
+	fd = dial();
+	cr_assert_eq(http(fd, upgrade_req, resp, sizeof resp), 429, "%s",
+		     resp);
+	cr_assert_not_null(strstr(resp, "restricted: decided later"));
+	close(fd);
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static atomic_int connects, disconnects, freed;
+
+static void free_ud(void *p)
+{
+	/* After the on-disconnect hooks. */
+	cr_assert_eq(atomic_load(&disconnects), *(int *)p + 1);
+	atomic_fetch_add(&freed, 1);
+	free(p);
+}
+
+static void on_conn(void *ud, tern_ctx *x)
+{
+	tern_conn *c = tern_ctx_conn(x);
+	int *mine = malloc(sizeof *mine);
+
+	*mine = atomic_fetch_add(&connects, 1);
+	cr_assert_gt(tern_conn_id(c), 0);
+	cr_assert_null(tern_conn_user_data(c));
+	tern_conn_set_user_data(c, mine, free_ud);
+}
+
+static void on_disc(void *ud, tern_ctx *x)
+{
+	tern_conn *c = tern_ctx_conn(x);
+
+	cr_assert_not_null(tern_conn_user_data(c));
+	atomic_fetch_add(&disconnects, 1);
+}
+
+Test(hooks, connect_disconnect_and_user_data)
+{
+	char resp[1024];
+	int fd;
+
+	atomic_store(&connects, 0);
+	atomic_store(&disconnects, 0);
+	atomic_store(&freed, 0);
+	relay_create(2);
+	cr_assert_eq(tern_on_connect(relay, "t", on_conn, NULL), 0);
+	cr_assert_eq(tern_on_disconnect(relay, "t", on_disc, NULL), 0);
+	relay_start();
+	fd = ws_connect(NULL);
+	wait_for(&connects, 1);
+	close(fd);
+	wait_for(&disconnects, 1);
+	wait_for(&freed, 1);
+	/* Plain HTTP requests are not connections. */
+	fd = dial();
+	cr_assert_eq(http(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", resp,
+			  sizeof resp), 200);
+	close(fd);
+	fd = ws_connect(NULL);
+	wait_for(&connects, 2);
+	close(fd);
+	wait_for(&freed, 2);
+}
+
+/* ---- saved, ephemeral, context ---------------------------------------- */
+
+static atomic_int saved, ephemeral;
+
+static void on_saved(void *ud, tern_ctx *x, const tern_event *ev)
+{
+	cr_assert_eq(ev->kind, 1);
+	if (tern_ctx_is_internal(x))
+		cr_assert_null(tern_ctx_conn(x));
+	atomic_fetch_add(&saved, 1);
+}
+
+static void on_eph(void *ud, tern_ctx *x, const tern_event *ev)
+{
+	cr_assert_eq(ev->kind, 20001);
+	cr_assert_not_null(tern_ctx_conn(x));
+	atomic_fetch_add(&ephemeral, 1);
+}
+
+Test(hooks, saved_and_ephemeral)
+{
+	char buf[4096], *ev;
+	int fd;
+
+	atomic_store(&saved, 0);
+	atomic_store(&ephemeral, 0);
+	relay_create(1);
+	cr_assert_eq(tern_on_event_saved(relay, "t", on_saved, NULL), 0);
+	cr_assert_eq(tern_on_ephemeral_event(relay, "t", on_eph, NULL), 0);
+	relay_start();
+	fd = ws_connect(NULL);
+	ev = note("keep me");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
+	cr_assert_eq(atomic_load(&saved), 1, "before the OK");
+	/* A duplicate is not saved again. */
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf),
+				  "duplicate:"));
+	cr_assert_eq(atomic_load(&saved), 1);
+	free(ev);
+	ev = sign_as(0x21, 20001, "[]", "now");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
+	cr_assert_eq(atomic_load(&ephemeral), 1);
+	cr_assert_eq(atomic_load(&saved), 1);
+	free(ev);
+	close(fd);
+}
+
+/* ---- filters ---------------------------------------------------------- */
+
+static tern_verdict no_kind_7(void *ud, tern_ctx *x, const tern_filter *f,
+			      tern_reason *why)
+{
+	tern_slice sub = tern_ctx_sub_id(x);
+
+	cr_assert(sub.n > 0);
+	for (uint32_t i = 0; i < f->nkinds; i++)
+		if (f->kinds[i] == 7) {
+			tern_reason_set(why, TERN_PREFIX_RESTRICTED,
+					"no reactions for %.*s", (int)sub.n,
+					(const char *)sub.p);
+			return TERN_REJECT;
+		}
+	return TERN_PASS;
+}
+
+static tern_verdict no_count(void *ud, tern_ctx *x, const tern_filter *f,
+			     tern_reason *why)
+{
+	if (f->nauthors)
+		return TERN_PASS;
+	tern_reason_set(why, TERN_PREFIX_BLOCKED, "count by author only");
+	return TERN_REJECT;
+}
+
+/* Filters with kind 1 only: live-only, and limited to kind 1. */
+static void live_notes(void *ud, tern_ctx *x, tern_filter *f, tern_arena *a,
+		       bool *live_only)
+{
+	if (f->has_search) {
+		uint16_t *k = tern_arena_alloc(a, sizeof *k);
+
+		*k = 1;
+		f->kinds = k;
+		f->nkinds = 1;
+		f->has_search = false;
+		*live_only = true;
+	}
+}
+
+Test(hooks, filter_hooks)
+{
+	char buf[4096], *ev;
+	int fd;
+
+	relay_create(1);
+	cr_assert_eq(tern_on_reject_filter(relay, "t", no_kind_7, NULL), 0);
+	cr_assert_eq(tern_on_reject_count_filter(relay, "t", no_count, NULL),
+		     0);
+	cr_assert_eq(tern_on_overwrite_filter(relay, "t", live_notes, NULL),
+		     0);
+	relay_start();
+	fd = ws_connect(NULL);
+	ev = note("stored before");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
+	free(ev);
+
+	/* The second filter is rejected: the whole REQ is closed. */
+	ws_send(fd, "[\"REQ\",\"r\",{\"kinds\":[1]},{\"kinds\":[6,7]}]");
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf),
+			 "[\"CLOSED\",\"r\",\"restricted: no reactions for r\"]");
+	/* Counts have their own list. */
+	ws_send(fd, "[\"COUNT\",\"c\",{\"kinds\":[7]}]");
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf),
+			 "[\"CLOSED\",\"c\",\"blocked: count by author only\"]");
+	/* Live-only: no stored events, EOSE at once, live ones arrive. */
+	ws_send(fd, "[\"REQ\",\"l\",{\"search\":\"x\"}]");
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf), "[\"EOSE\",\"l\"]");
+	ev = note("live after");
+	publish_msg(fd, ev);
+	for (int i = 0; i < 2; i++) {
+		ws_recv(fd, buf, sizeof buf);
+		cr_assert(strstr(buf, "live after") || strstr(buf, "[\"OK\""),
+			  "%s", buf);
+	}
+	free(ev);
+	cr_assert_not(ws_pending(fd, 100));
+	close(fd);
+}
+
+/* ---- broadcast and responses ------------------------------------------ */
+
+static bool only_to_first(void *ud, tern_ctx *x, const tern_event *ev)
+{
+	tern_slice sub = tern_ctx_sub_id(x);
+
+	return !(sub.n == 5 && memcmp(sub.p, "first", 5) == 0);
+}
+
+static bool redact(void *ud, tern_ctx *x, const tern_event *ev,
+		   tern_slice *json, tern_arena *a)
+{
+	static const char text[] = "{\"redacted\":true}";
+	char *p = tern_arena_alloc(a, sizeof text);
+
+	memcpy(p, text, sizeof text);
+	*json = (tern_slice){ (const uint8_t *)p, sizeof text - 1 };
+	return true;
+}
+
+Test(hooks, prevent_broadcast_and_overwrite_response)
+{
+	char buf[4096], *ev;
+	int a, b;
+
+	relay_create(2);
+	cr_assert_eq(tern_on_prevent_broadcast(relay, "t", only_to_first,
+					       NULL), 0);
+	relay_start();
+	a = ws_connect(NULL);
+	b = ws_connect(NULL);
+	ws_send(a, "[\"REQ\",\"first\",{\"kinds\":[1]}]");
+	cr_assert_str_eq(ws_recv(a, buf, sizeof buf), "[\"EOSE\",\"first\"]");
+	ws_send(b, "[\"REQ\",\"second\",{\"kinds\":[1]}]");
+	cr_assert_str_eq(ws_recv(b, buf, sizeof buf), "[\"EOSE\",\"second\"]");
+	ev = note("to the first only");
+	cr_assert_not_null(strstr(publish(b, ev, buf, sizeof buf), ",true,"));
+	cr_assert_not_null(strstr(ws_recv(a, buf, sizeof buf),
+				  "to the first only"));
+	cr_assert_not(ws_pending(b, 200));
+	free(ev);
+
+	/* Responses rewritten, stored and live. */
+	cr_assert_eq(tern_on_overwrite_response_event(relay, "t", redact,
+						      NULL), 0);
+	ws_send(b, "[\"REQ\",\"old\",{\"kinds\":[1]}]");
+	cr_assert_str_eq(ws_recv(b, buf, sizeof buf),
+			 "[\"EVENT\",\"old\",{\"redacted\":true}]");
+	cr_assert_str_eq(ws_recv(b, buf, sizeof buf), "[\"EOSE\",\"old\"]");
+	ev = note("live one");
+	cr_assert_not_null(strstr(publish(b, ev, buf, sizeof buf), ",true,"));
+	cr_assert_str_eq(ws_recv(a, buf, sizeof buf),
+			 "[\"EVENT\",\"first\",{\"redacted\":true}]");
+	free(ev);
+	close(a);
+	close(b);
+}
+
+/* ---- NIP-11 ----------------------------------------------------------- */
+
+static void rename_relay(void *ud, tern_ctx *x, tern_relay_info *info)
+{
+	static const uint32_t nips[] = { 1, 11, 42 };
+
+	cr_assert_str_eq(tern_conn_ip(tern_ctx_conn(x)), "127.0.0.1");
+	info->name = "hooked";
+	info->description = "per request";
+	info->supported_nips = nips;
+	info->nsupported_nips = 3;
+}
+
+Test(hooks, overwrite_relay_information)
+{
+	char resp[4096];
+	int fd;
+
+	relay_create(1);
+	relay_start();
+	fd = dial();
+	cr_assert_eq(http(fd, "GET / HTTP/1.1\r\nHost: x\r\nAccept: "
+			  "application/nostr+json\r\n\r\n", resp,
+			  sizeof resp), 200);
+	cr_assert_not_null(strstr(resp, "\"name\":\"tern\""), "%s", resp);
+	close(fd);
+	cr_assert_eq(tern_on_overwrite_relay_information(relay, "t",
+							 rename_relay, NULL),
+		     0);
+	fd = dial();
+	cr_assert_eq(http(fd, "GET / HTTP/1.1\r\nHost: x\r\nAccept: "
+			  "application/nostr+json\r\n\r\n", resp,
+			  sizeof resp), 200);
+	cr_assert_not_null(strstr(resp, "{\"name\":\"hooked\",\"description\":"
+				  "\"per request\""), "%s", resp);
+	cr_assert_not_null(strstr(resp, "\"supported_nips\":[1,11,42]"), "%s",
+			   resp);
+	close(fd);
+}
+
+/* ---- deletions -------------------------------------------------------- */
+
+static bool keep_pinned(void *ud, const tern_event *target,
+			const tern_event *deletion)
+{
+	cr_assert_eq(deletion->kind, 5);
+	return !(target->content.n == 6 &&
+		 memcmp(target->content.p, "pinned", 6) == 0);
+}
+
+Test(hooks, overwrite_deletion_outcome)
+{
+	char buf[4096], id1[65], id2[65], tags[256], *e1, *e2, *del;
+	int fd;
+
+	relay_create(1);
+	cr_assert_eq(tern_on_overwrite_deletion_outcome(relay, "t",
+							keep_pinned, NULL),
+		     0);
+	relay_start();
+	fd = ws_connect(NULL);
+	e1 = note("pinned");
+	e2 = note("unpinned");
+	id_of(e1, id1);
+	id_of(e2, id2);
+	cr_assert_not_null(strstr(publish(fd, e1, buf, sizeof buf), ",true,"));
+	cr_assert_not_null(strstr(publish(fd, e2, buf, sizeof buf), ",true,"));
+	snprintf(tags, sizeof tags, "[[\"e\",\"%s\"],[\"e\",\"%s\"]]", id1,
+		 id2);
+	del = sign_as(0x21, 5, tags, "");
+	cr_assert_not_null(strstr(publish(fd, del, buf, sizeof buf),
+				  ",true,"));
+	cr_assert(is_stored(id1), "the hook kept it");
+	cr_assert_not(is_stored(id2));
+	free(e1);
+	free(e2);
+	free(del);
+	close(fd);
+}
+
+/* ---- runtime registration --------------------------------------------- */
+
+static tern_verdict reject_all(void *ud, tern_ctx *x, const tern_event *ev,
+			       tern_reason *why)
+{
+	tern_reason_set(why, TERN_PREFIX_BLOCKED, "closed for now");
+	return TERN_REJECT;
+}
+
+Test(hooks, register_and_remove_while_running)
+{
+	static const char owner[] = "gate";
+	char buf[4096], *ev;
+	int fd;
+
+	relay_create(2);
+	relay_start();
+	fd = ws_connect(NULL);
+	ev = note("one");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
+	free(ev);
+	cr_assert_eq(tern_on_reject_event(relay, owner, reject_all, NULL), 0);
+	cr_assert_eq(tern_on_reject_filter(relay, owner, no_kind_7, NULL), 0);
+	ev = note("two");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf),
+				  "false,\"blocked: closed for now\""));
+	free(ev);
+	/* Many swaps while messages flow: lists are reclaimed safely. */
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(tern_on_reject_event(relay, "churn", count_second,
+						  NULL), 0);
+		tern_hooks_remove_owner(relay, "churn");
+		if (i % 50 == 0) {
+			ws_send(fd, "[\"COUNT\",\"c\",{}]");
+			ws_recv(fd, buf, sizeof buf);
+		}
+	}
+	tern_hooks_remove_owner(relay, owner);
+	ev = note("three");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
+	free(ev);
+	ws_send(fd, "[\"REQ\",\"r\",{\"kinds\":[7]}]");
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf), "[\"EOSE\",\"r\"]");
+	close(fd);
+}
+
+/* ---- inject, broadcast, live filters ---------------------------------- */
+
+typedef struct outcome {
+	atomic_int done;
+	bool ok;
+	tern_reason why;
+} outcome;
+
+static void injected(void *ud, bool ok, const tern_reason *why)
+{
+	outcome *o = ud;
+
+	o->ok = ok;
+	o->why = *why;
+	atomic_store(&o->done, 1);
+}
+
+static atomic_int internal_seen;
+
+static tern_verdict see_internal(void *ud, tern_ctx *x, const tern_event *ev,
+				 tern_reason *why)
+{
+	if (tern_ctx_is_internal(x)) {
+		atomic_fetch_add(&internal_seen, 1);
+		if (ev->content.n == 4 && memcmp(ev->content.p, "deny", 4) == 0)
+			return TERN_REJECT;
+	}
+	return TERN_PASS;
+}
+
+Test(hooks, inject_event)
+{
+	char buf[4096], id[65], *ev;
+	outcome o = { 0 };
+	int fd;
+
+	atomic_store(&internal_seen, 0);
+	relay_create(2);
+	cr_assert_eq(tern_on_reject_event(relay, "t", see_internal, NULL), 0);
+	relay_start();
+	fd = ws_connect(NULL);
+	ws_send(fd, "[\"REQ\",\"s\",{\"kinds\":[1]}]");
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf), "[\"EOSE\",\"s\"]");
+
+	ev = note("from inside");
+	id_of(ev, id);
+	cr_assert_eq(tern_relay_inject_event(relay, (const uint8_t *)ev,
+					     strlen(ev), injected, &o), 0);
+	wait_for(&o.done, 1);
+	cr_assert(o.ok, "%s", o.why.msg);
+	cr_assert_eq(atomic_load(&internal_seen), 1);
+	cr_assert(is_stored(id));
+	cr_assert_not_null(strstr(ws_recv(fd, buf, sizeof buf), id));
+	free(ev);
+
+	/* The hooks apply; a bad signature fails before them. */
+	memset(&o, 0, sizeof o);
+	ev = note("deny");
+	cr_assert_eq(tern_relay_inject_event(relay, (const uint8_t *)ev,
+					     strlen(ev), injected, &o), 0);
+	wait_for(&o.done, 1);
+	cr_assert_not(o.ok);
+	cr_assert_eq(o.why.prefix, TERN_PREFIX_BLOCKED);
+	memset(&o, 0, sizeof o);
+	memcpy(strstr(ev, "\"sig\":\"") + 7, "00", 2);
+	cr_assert_eq(tern_relay_inject_event(relay, (const uint8_t *)ev,
+					     strlen(ev), injected, &o), 0);
+	wait_for(&o.done, 1);
+	cr_assert_not(o.ok);
+	cr_assert_eq(o.why.prefix, TERN_PREFIX_INVALID);
+	cr_assert_eq(atomic_load(&internal_seen), 2);
+	free(ev);
+	close(fd);
+}
+
+typedef struct listing {
+	int n;
+	bool saw_kind_1, saw_author;
+} listing;
+
+static bool list_cb(void *ud, uint64_t conn, tern_slice sub,
+		    const tern_filter *f)
+{
+	listing *l = ud;
+
+	l->n++;
+	cr_assert_gt(conn, 0);
+	if (sub.n == 1 && sub.p[0] == 'a' && f->nkinds == 1 &&
+	    f->kinds[0] == 1)
+		l->saw_kind_1 = true;
+	if (sub.n == 1 && sub.p[0] == 'b' && f->nauthors == 1)
+		l->saw_author = true;
+	return true;
+}
+
+/* Lists the live filters from a hook, on an I/O thread. */
+static atomic_int listed_in_hook;
+
+static tern_verdict list_from_hook(void *ud, tern_ctx *x,
+				   const tern_event *ev, tern_reason *why)
+{
+	listing l = { 0 };
+
+	cr_assert_eq(tern_relay_foreach_live_filter(tern_ctx_relay(x),
+						    list_cb, &l), 0);
+	atomic_store(&listed_in_hook, l.n);
+	return TERN_PASS;
+}
+
+Test(hooks, broadcast_and_live_filters)
+{
+	char buf[4096], id[65], *json, pk[128];
+	tern_event ev;
+	tern_arena a;
+	listing l = { 0 };
+	int x, y;
+
+	relay_create(2);
+	relay_start();
+	x = ws_connect(NULL);
+	y = ws_connect(NULL);
+	ws_send(x, "[\"REQ\",\"a\",{\"kinds\":[1]}]");
+	cr_assert_str_eq(ws_recv(x, buf, sizeof buf), "[\"EOSE\",\"a\"]");
+	snprintf(pk, sizeof pk, "[\"REQ\",\"b\",{\"authors\":[\"%064d\"]}]",
+		 0);
+	ws_send(y, pk);
+	cr_assert_str_eq(ws_recv(y, buf, sizeof buf), "[\"EOSE\",\"b\"]");
+
+	cr_assert_eq(tern_relay_foreach_live_filter(relay, list_cb, &l), 0);
+	cr_assert_eq(l.n, 2);
+	cr_assert(l.saw_kind_1);
+	cr_assert(l.saw_author);
+	/* From a hook on an I/O thread: its own index is read in place,
+	 * the other thread answers. */
+	atomic_store(&listed_in_hook, -1);
+	cr_assert_eq(tern_on_reject_event(relay, "t", list_from_hook, NULL),
+		     0);
+	json = note("listing");
+	cr_assert_not_null(strstr(publish(y, json, buf, sizeof buf), "OK"));
+	free(json);
+	cr_assert_eq(atomic_load(&listed_in_hook), 2);
+	cr_assert_not_null(strstr(ws_recv(x, buf, sizeof buf), "listing"));
+	tern_hooks_remove_owner(relay, "t");
+
+	json = note("only live");
+	id_of(json, id);
+	tern_arena_init(&a, 0);
+	cr_assert_eq(tern_event_parse(&ev, (const uint8_t *)json, strlen(json),
+				      NULL, &a, NULL), 0);
+	cr_assert_eq(tern_relay_broadcast(relay, &ev), 0);
+	tern_arena_free(&a);
+	cr_assert_not_null(strstr(ws_recv(x, buf, sizeof buf), "only live"));
+	cr_assert_not(ws_pending(y, 100));
+	cr_assert_not(is_stored(id));
+	free(json);
+	close(x);
+	close(y);
+}
+
+/* ---- accessors -------------------------------------------------------- */
+
+static atomic_int authed_seen;
+
+static tern_verdict check_auth(void *ud, tern_ctx *x, const tern_event *ev,
+			       tern_reason *why)
+{
+	tern_conn *c = tern_ctx_conn(x);
+
+	if (tern_conn_authed_count(c) == 1 &&
+	    memcmp(tern_conn_authed_pubkey(c, 0), ev->pubkey, 32) == 0 &&
+	    tern_conn_is_authed_as(c, ev->pubkey) &&
+	    tern_conn_authed_pubkey(c, 1) == NULL)
+		atomic_fetch_add(&authed_seen, 1);
+	else
+		tern_conn_request_auth(c);
+	return TERN_PASS;
+}
+
+Test(hooks, conn_accessors)
+{
+	char buf[4096], challenge[65], tags[256], *ev;
+	int fd;
+
+	atomic_store(&authed_seen, 0);
+	relay_create(1);
+	cr_assert_eq(tern_on_reject_event(relay, "t", check_auth, NULL), 0);
+	relay_start();
+	fd = ws_connect(challenge);
+	ev = note("before auth");
+	publish_msg(fd, ev);
+	free(ev);
+	/* request_auth: the AUTH comes before the OK. */
+	cr_assert(strncmp(ws_recv(fd, buf, sizeof buf), "[\"AUTH\",", 8) == 0,
+		  "%s", buf);
+	cr_assert_not_null(strstr(ws_recv(fd, buf, sizeof buf), "[\"OK\""));
+	snprintf(tags, sizeof tags, "[[\"challenge\",\"%s\"],"
+		 "[\"relay\",\"ws://127.0.0.1/\"]]", challenge);
+	ev = sign_as(0x21, 22242, tags, "");
+	snprintf(buf, sizeof buf, "[\"AUTH\",%s]", ev);
+	free(ev);
+	ws_send(fd, buf);
+	cr_assert_not_null(strstr(ws_recv(fd, buf, sizeof buf), ",true,"));
+	ev = note("after auth");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
+	free(ev);
+	cr_assert_eq(atomic_load(&authed_seen), 1);
+	close(fd);
+}
+
+/* ---- router ----------------------------------------------------------- */
+
+#include <tern/backend.h>
+#include <tern/router.h>
+
+static bool ev_is_note(void *ud, const tern_event *ev)
+{
+	return ev->kind == 1;
+}
+
+static bool f_wants_notes(void *ud, const tern_filter *f)
+{
+	return f->nkinds == 1 && f->kinds[0] == 1;
+}
+
+static bool ev_any(void *ud, const tern_event *ev)
+{
+	return true;
+}
+
+static bool f_any(void *ud, const tern_filter *f)
+{
+	return true;
+}
+
+static bool count_rows(void *ctx, tern_slice json, uint64_t serial)
+{
+	(*(int *)ctx)++;
+	return true;
+}
+
+static int rows_in(tern_memory *m, const char *filter)
+{
+	tern_filter f;
+	tern_arena a;
+	int n = 0;
+
+	tern_arena_init(&a, 0);
+	cr_assert_eq(tern_filter_parse(&f, (const uint8_t *)filter,
+				       strlen(filter), NULL, &a, NULL), 0);
+	cr_assert_eq(tern_backend_query(&tern_memory_backend, m, &f, 1, 0,
+					count_rows, &n), 0);
+	tern_arena_free(&a);
+	return n;
+}
+
+Test(hooks, router_routes_events_and_filters)
+{
+	char buf[4096], id1[65], id7[65], *e1, *e7;
+	tern_memory *notes, *rest;
+	tern_router *rt;
+	bool got1 = false, got7 = false;
+	int fd;
+
+	cr_assert_eq(tern_memory_open(&notes, NULL), 0);
+	cr_assert_eq(tern_memory_open(&rest, NULL), 0);
+	cr_assert_eq(tern_router_new(&rt), 0);
+	cr_assert_eq(tern_router_add(rt, ev_is_note, f_wants_notes, NULL,
+				     &tern_memory_backend, notes), 0);
+	cr_assert_eq(tern_router_add(rt, ev_any, f_any, NULL,
+				     &tern_memory_backend, rest), 0);
+	relay_create(1);
+	cr_assert_eq(tern_relay_set_backend(relay, &tern_router_backend, rt),
+		     0);
+	relay_start();
+	fd = ws_connect(NULL);
+	e1 = note("routed note");
+	e7 = sign_as(0x21, 7, "[]", "+");
+	id_of(e1, id1);
+	id_of(e7, id7);
+	cr_assert_not_null(strstr(publish(fd, e1, buf, sizeof buf), ",true,"));
+	cr_assert_not_null(strstr(publish(fd, e7, buf, sizeof buf), ",true,"));
+	cr_assert_eq(rows_in(notes, "{}"), 1);
+	cr_assert_eq(rows_in(notes, "{\"kinds\":[1]}"), 1);
+	cr_assert_eq(rows_in(rest, "{}"), 1);
+	cr_assert_eq(rows_in(rest, "{\"kinds\":[7]}"), 1);
+
+	/* Each filter goes to its route; EOSE after the last. */
+	ws_send(fd, "[\"REQ\",\"q\",{\"kinds\":[1]},{\"kinds\":[7]}]");
+	for (int i = 0; i < 2; i++) {
+		ws_recv(fd, buf, sizeof buf);
+		got1 |= strstr(buf, id1) != NULL;
+		got7 |= strstr(buf, id7) != NULL;
+	}
+	cr_assert(got1 && got7);
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf), "[\"EOSE\",\"q\"]");
+	/* {"kinds":[1,7]} goes to the second route, which has no note. */
+	ws_send(fd, "[\"COUNT\",\"c\",{\"kinds\":[1,7]}]");
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf),
+			 "[\"COUNT\",\"c\",{\"count\":1}]");
+	ws_send(fd, "[\"COUNT\",\"c\",{\"kinds\":[1]},{\"kinds\":[7]}]");
+	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf),
+			 "[\"COUNT\",\"c\",{\"count\":2}]");
+	close(fd);
+	relay_finish();
+	tern_router_free(rt);
+	tern_memory_close(notes);
+	tern_memory_close(rest);
+	free(e1);
+	free(e7);
+}
