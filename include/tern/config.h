@@ -31,8 +31,8 @@
  * 4294967296;`), also beyond 32 bits; the libconfig forms `0x1F` and
  * `123L` are accepted too. Floats are never accepted for integers.
  *
- * Ownership of strings and arrays: every `const char *` field and the
- * restricted_kinds array point at one of
+ * Ownership of strings and arrays: every `const char *` field and every
+ * kinds array (restricted_kinds, the relay.policies ones) point at one of
  *   - static storage (the defaults),
  *   - memory owned by the struct (what a load read from a file), released
  *     by tern_config_free() - and, for a value a later load replaces, by
@@ -64,7 +64,8 @@ extern "C" {
 /* The largest configuration text the loader reads (bytes). */
 #define TERN_CONFIG_MAX_SIZE (1u << 20)
 
-/* The most entries relay.auth.restricted_kinds may list. */
+/* The most entries a kinds array (relay.auth.restricted_kinds,
+ * relay.policies.allowed_kinds, ...) may list. */
 #define TERN_CONFIG_MAX_KINDS 1024
 
 /* NIP-11 relay information (relay.info). Empty strings are left out. */
@@ -125,6 +126,68 @@ typedef struct tern_config_websocket {
 	uint32_t max_window_bits;          /* 9..15 (15) */
 } tern_config_websocket;
 
+/* A rate limit of relay.policies: a token bucket per client IP or pubkey
+ * (tern_policy_rate in tern/policy.h). */
+typedef struct tern_config_rate {
+	uint32_t tokens_per_interval; /* 0 = off (0) */
+	uint32_t interval;            /* seconds, 1..86400 (60) */
+	uint32_t max_tokens;          /* bucket size, the burst; 0 = the same
+					 as tokens_per_interval (0) */
+} tern_config_rate;
+
+/*
+ * relay.policies: the policies of tern/policy.h that `tern serve` registers
+ * (tern_policy_apply_config()). Everything is off by default; "0 = off"
+ * and "[] = off" below. Kind arrays follow the rules of restricted_kinds
+ * ("Ownership" above); remove_all_but_tags is a string of the letters the
+ * file listed. Read when the relay starts (SIGHUP does not change them).
+ */
+typedef struct tern_config_policies {
+	bool apply_defaults;              /* tern_policy_apply_defaults() */
+	uint32_t rate_limit_keys;         /* entries per rate table (65536) */
+	tern_config_rate connection_rate_limit;
+	/* events */
+	uint32_t max_indexable_tags;      /* 0 = off */
+	const uint32_t *max_indexable_tags_ignore_kinds;
+	size_t n_max_indexable_tags_ignore_kinds;
+	const uint32_t *max_indexable_tags_only_kinds;
+	size_t n_max_indexable_tags_only_kinds;
+	uint32_t max_tag_value_length;    /* 0 = off */
+	const uint32_t *allowed_kinds;    /* [] = off */
+	size_t n_allowed_kinds;
+	bool allow_ephemeral;             /* with allowed_kinds (false) */
+	uint64_t max_past;                /* seconds; 0 = off */
+	uint64_t max_future;              /* seconds; 0 = off */
+	bool reject_base64_media;
+	bool only_protected_events;
+	bool validate_kind;
+	uint32_t min_pow;                 /* NIP-13 bits, 0 = off */
+	uint32_t max_content_length;      /* bytes, 0 = off */
+	tern_config_rate event_ip_rate_limit;
+	tern_config_rate event_pubkey_rate_limit;
+	tern_config_rate event_authed_rate_limit;
+	/* filters */
+	bool no_complex_filters;
+	bool must_auth;
+	bool no_empty_filters;
+	bool anti_sync_bots;
+	bool no_search_queries;
+	bool reject_kind4_snoopers;
+	tern_config_rate filter_ip_rate_limit;
+	bool remove_search_queries;
+	const uint32_t *remove_all_but_kinds; /* [] = off */
+	size_t n_remove_all_but_kinds;
+	const char *remove_all_but_tags;  /* letters, "" = off */
+} tern_config_policies;
+
+/* relay.plugin: a strfry-compatible write-policy plugin. */
+typedef struct tern_config_plugin {
+	const char *command;     /* "" = no plugin ("") */
+	uint32_t timeout_ms;     /* reply timeout, 1..60000 (2000) */
+	bool fail_open;          /* accept when the plugin fails (false) */
+	bool reload_on_change;   /* restart it when its file changes (true) */
+} tern_config_plugin;
+
 /* relay */
 typedef struct tern_config_relay {
 	const char *bind;                 /* numeric IPv4/IPv6 ("127.0.0.1") */
@@ -140,6 +203,8 @@ typedef struct tern_config_relay {
 	tern_config_limits limits;
 	tern_config_auth auth;
 	tern_config_websocket websocket;
+	tern_config_policies policies;
+	tern_config_plugin plugin;
 } tern_config_relay;
 
 typedef struct tern_config {

@@ -40,7 +40,13 @@ struct tern__config_owned {
 
 /* ---- the settings table ------------------------------------------------ */
 
-enum kind { K_GROUP, K_U16, K_U32, K_U64, K_BOOL, K_STR, K_LEVEL, K_KINDS };
+/* K_KINDS: an array of kinds (const uint32_t * at off, its size_t count
+ * at noff); K_LETTERS: an array of one-letter strings, kept as one string
+ * of those letters (const char * at off). */
+enum kind {
+	K_GROUP, K_U16, K_U32, K_U64, K_BOOL, K_STR, K_LEVEL, K_KINDS,
+	K_LETTERS
+};
 
 /* Extra checks on string values (all must also be valid UTF-8). */
 enum check { C_NONE, C_NONEMPTY, C_ADDR, C_WSURL, C_HEADER, C_PUBKEY };
@@ -52,13 +58,22 @@ struct setting {
 	bool reload; /* SIGHUP applies it */
 	size_t off;
 	uint64_t min, max;
+	size_t noff; /* K_KINDS: the count field */
 };
 
 #define OFF(f) offsetof(tern_config, f)
-#define GROUP(n) { n, K_GROUP, C_NONE, true, 0, 0, 0 }
-#define INT(n, k, f, lo, hi, r) { n, k, C_NONE, r, OFF(f), lo, hi }
-#define BOOL(n, f, r) { n, K_BOOL, C_NONE, r, OFF(f), 0, 1 }
-#define STR(n, f, c, r) { n, K_STR, c, r, OFF(f), 0, 0 }
+#define GROUP(n) { n, K_GROUP, C_NONE, true, 0, 0, 0, 0 }
+#define INT(n, k, f, lo, hi, r) { n, k, C_NONE, r, OFF(f), lo, hi, 0 }
+#define BOOL(n, f, r) { n, K_BOOL, C_NONE, r, OFF(f), 0, 1, 0 }
+#define STR(n, f, c, r) { n, K_STR, c, r, OFF(f), 0, 0, 0 }
+#define KINDS(n, f, nf, r) { n, K_KINDS, C_NONE, r, OFF(f), 0, 65535, OFF(nf) }
+#define LETTERS(n, f, r) { n, K_LETTERS, C_NONE, r, OFF(f), 0, 52, 0 }
+#define RATE(n, f)                                                             \
+	GROUP(n),                                                              \
+	INT(n ".tokens_per_interval", K_U32, f.tokens_per_interval, 0,       \
+	    1000000, false),                                                   \
+	INT(n ".interval", K_U32, f.interval, 1, 86400, false),               \
+	INT(n ".max_tokens", K_U32, f.max_tokens, 0, 1000000, false)
 #define KIB ((uint64_t)1 << 10)
 #define MIB ((uint64_t)1 << 20)
 #define GIB ((uint64_t)1 << 30)
@@ -68,11 +83,11 @@ static const struct setting settings[] = {
 	STR("relay.bind", relay.bind, C_ADDR, false),
 	INT("relay.port", K_U16, relay.port, 1, 65535, false),
 	INT("relay.io_threads", K_U32, relay.io_threads, 0, 1024, false),
-	STR("relay.service_url", relay.service_url, C_WSURL, false),
+	STR("relay.service_url", relay.service_url, C_WSURL, true),
 	STR("relay.trusted_proxy_header", relay.trusted_proxy_header,
-	    C_HEADER, false),
+	    C_HEADER, true),
 	{ "relay.log_level", K_LEVEL, C_NONE, true, OFF(relay.log_level),
-	  TERN_LOG_ERROR, TERN_LOG_DEBUG },
+	  TERN_LOG_ERROR, TERN_LOG_DEBUG, 0 },
 	INT("relay.shutdown_grace", K_U32, relay.shutdown_grace, 0, 3600, true),
 
 	GROUP("relay.info"),
@@ -101,7 +116,7 @@ static const struct setting settings[] = {
 	INT("relay.limits.default_limit", K_U32, relay.limits.default_limit,
 	    1, 1000000, true),
 	INT("relay.limits.max_subid_length", K_U32,
-	    relay.limits.max_subid_length, 1, 1024, true),
+	    relay.limits.max_subid_length, 1, 64, true),
 	INT("relay.limits.max_event_tags", K_U32, relay.limits.max_event_tags,
 	    1, 1000000, true),
 	INT("relay.limits.max_content_length", K_U32,
@@ -119,20 +134,91 @@ static const struct setting settings[] = {
 	    relay.limits.max_connections_per_ip, 0, 1000000, true),
 
 	GROUP("relay.auth"),
-	{ "relay.auth.restricted_kinds", K_KINDS, C_NONE, true,
-	  OFF(relay.auth.restricted_kinds), 0, 65535 },
+	KINDS("relay.auth.restricted_kinds", relay.auth.restricted_kinds,
+	      relay.auth.n_restricted_kinds, true),
 
 	GROUP("relay.websocket"),
 	INT("relay.websocket.ping_interval", K_U32,
-	    relay.websocket.ping_interval, 0, 86400, false),
+	    relay.websocket.ping_interval, 0, 86400, true),
 	INT("relay.websocket.ping_timeout", K_U32,
-	    relay.websocket.ping_timeout, 1, 86400, false),
+	    relay.websocket.ping_timeout, 1, 86400, true),
 	BOOL("relay.websocket.compression", relay.websocket.compression,
-	     false),
+	     true),
 	BOOL("relay.websocket.compression_context_takeover",
-	     relay.websocket.compression_context_takeover, false),
+	     relay.websocket.compression_context_takeover, true),
 	INT("relay.websocket.max_window_bits", K_U32,
-	    relay.websocket.max_window_bits, 9, 15, false),
+	    relay.websocket.max_window_bits, 9, 15, true),
+
+	/* policies are registered once, when the relay starts */
+	GROUP("relay.policies"),
+	BOOL("relay.policies.apply_defaults", relay.policies.apply_defaults,
+	     false),
+	INT("relay.policies.rate_limit_keys", K_U32,
+	    relay.policies.rate_limit_keys, 512, 16 * MIB, false),
+	RATE("relay.policies.connection_rate_limit",
+	     relay.policies.connection_rate_limit),
+	INT("relay.policies.max_content_length", K_U32,
+	    relay.policies.max_content_length, 0, 256 * MIB, false),
+	INT("relay.policies.max_indexable_tags", K_U32,
+	    relay.policies.max_indexable_tags, 0, 1000000, false),
+	KINDS("relay.policies.max_indexable_tags_ignore_kinds",
+	      relay.policies.max_indexable_tags_ignore_kinds,
+	      relay.policies.n_max_indexable_tags_ignore_kinds, false),
+	KINDS("relay.policies.max_indexable_tags_only_kinds",
+	      relay.policies.max_indexable_tags_only_kinds,
+	      relay.policies.n_max_indexable_tags_only_kinds, false),
+	INT("relay.policies.max_tag_value_length", K_U32,
+	    relay.policies.max_tag_value_length, 0, 256 * MIB, false),
+	KINDS("relay.policies.allowed_kinds", relay.policies.allowed_kinds,
+	      relay.policies.n_allowed_kinds, false),
+	BOOL("relay.policies.allow_ephemeral", relay.policies.allow_ephemeral,
+	     false),
+	INT("relay.policies.max_past", K_U64, relay.policies.max_past, 0,
+	    UINT32_MAX, false),
+	INT("relay.policies.max_future", K_U64, relay.policies.max_future, 0,
+	    UINT32_MAX, false),
+	BOOL("relay.policies.reject_base64_media",
+	     relay.policies.reject_base64_media, false),
+	BOOL("relay.policies.only_protected_events",
+	     relay.policies.only_protected_events, false),
+	BOOL("relay.policies.validate_kind", relay.policies.validate_kind,
+	     false),
+	INT("relay.policies.min_pow", K_U32, relay.policies.min_pow, 0, 256,
+	    false),
+	RATE("relay.policies.event_ip_rate_limit",
+	     relay.policies.event_ip_rate_limit),
+	RATE("relay.policies.event_pubkey_rate_limit",
+	     relay.policies.event_pubkey_rate_limit),
+	RATE("relay.policies.event_authed_rate_limit",
+	     relay.policies.event_authed_rate_limit),
+	BOOL("relay.policies.must_auth", relay.policies.must_auth, false),
+	BOOL("relay.policies.reject_kind4_snoopers",
+	     relay.policies.reject_kind4_snoopers, false),
+	BOOL("relay.policies.no_empty_filters",
+	     relay.policies.no_empty_filters, false),
+	BOOL("relay.policies.no_complex_filters",
+	     relay.policies.no_complex_filters, false),
+	BOOL("relay.policies.anti_sync_bots", relay.policies.anti_sync_bots,
+	     false),
+	BOOL("relay.policies.no_search_queries",
+	     relay.policies.no_search_queries, false),
+	RATE("relay.policies.filter_ip_rate_limit",
+	     relay.policies.filter_ip_rate_limit),
+	BOOL("relay.policies.remove_search_queries",
+	     relay.policies.remove_search_queries, false),
+	KINDS("relay.policies.remove_all_but_kinds",
+	      relay.policies.remove_all_but_kinds,
+	      relay.policies.n_remove_all_but_kinds, false),
+	LETTERS("relay.policies.remove_all_but_tags",
+		relay.policies.remove_all_but_tags, false),
+
+	GROUP("relay.plugin"),
+	STR("relay.plugin.command", relay.plugin.command, C_NONE, false),
+	INT("relay.plugin.timeout_ms", K_U32, relay.plugin.timeout_ms, 1,
+	    60000, false),
+	BOOL("relay.plugin.fail_open", relay.plugin.fail_open, false),
+	BOOL("relay.plugin.reload_on_change", relay.plugin.reload_on_change,
+	     false),
 
 	GROUP("store"),
 	STR("store.dir", store.dir, C_NONEMPTY, false),
@@ -198,6 +284,20 @@ static const char *get_str(const tern_config *c, const struct setting *s)
 	return *(const char *const *)field(c, s);
 }
 
+static const uint32_t *get_kinds(const tern_config *c, const struct setting *s,
+				 size_t *n)
+{
+	*n = *(const size_t *)((const char *)c + s->noff);
+	return *(const uint32_t *const *)field(c, s);
+}
+
+static void set_kinds(tern_config *c, const struct setting *s,
+		      const uint32_t *k, size_t n)
+{
+	*(const uint32_t **)field(c, s) = k;
+	*(size_t *)((char *)c + s->noff) = n;
+}
+
 /* ---- defaults, ownership ------------------------------------------------ */
 
 void tern_config_defaults(tern_config *c)
@@ -247,6 +347,19 @@ void tern_config_defaults(tern_config *c)
 	r->websocket.compression_context_takeover = false;
 	r->websocket.max_window_bits = 15;
 
+	r->policies.rate_limit_keys = 65536;
+	r->policies.connection_rate_limit.interval = 60;
+	r->policies.event_ip_rate_limit.interval = 60;
+	r->policies.event_pubkey_rate_limit.interval = 60;
+	r->policies.event_authed_rate_limit.interval = 60;
+	r->policies.filter_ip_rate_limit.interval = 60;
+	r->policies.remove_all_but_tags = "";
+
+	r->plugin.command = "";
+	r->plugin.timeout_ms = 2000;
+	r->plugin.fail_open = false;
+	r->plugin.reload_on_change = true;
+
 	tern_store_options_defaults(&c->store);
 	c->store.dir = "./tern-db";
 	c->owned_ = NULL;
@@ -285,9 +398,9 @@ static bool referenced(const tern_config *c, const void *p)
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		const struct setting *s = &settings[i];
 
-		if ((s->kind == K_STR && (const void *)get_str(c, s) == p) ||
-		    (s->kind == K_KINDS &&
-		     (const void *)c->relay.auth.restricted_kinds == p))
+		if ((s->kind == K_STR || s->kind == K_LETTERS ||
+		     s->kind == K_KINDS) &&
+		    *(const void *const *)field(c, s) == p)
 			return true;
 	}
 	return false;
@@ -423,6 +536,11 @@ static const char *type_name(int type)
 }
 
 /* ---- value checks shared by the loader and tern_config_validate() ------ */
+
+static bool is_letter(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
 
 static bool utf8_valid(const unsigned char *s)
 {
@@ -618,9 +736,24 @@ int tern_config_validate(const tern_config *c, char *err, size_t errcap)
 			if (!check_string(&e, s, get_str(c, s)))
 				return TERN_EINVAL;
 			break;
+		case K_LETTERS: {
+			const char *str = get_str(c, s);
+
+			if (!str)
+				return fail(&e, NULL, 0, TERN_EINVAL,
+					    "%s: is not set", s->name);
+			for (size_t j = 0; str[j]; j++)
+				if (!is_letter(str[j]) || j >= s->max)
+					return fail(&e, NULL, 0, TERN_EINVAL,
+						    "%s: must be at most %llu "
+						    "letters a-z or A-Z",
+						    s->name,
+						    (unsigned long long)s->max);
+			break;
+		}
 		case K_KINDS: {
-			const uint32_t *k = c->relay.auth.restricted_kinds;
-			size_t n = c->relay.auth.n_restricted_kinds;
+			size_t n;
+			const uint32_t *k = get_kinds(c, s, &n);
 
 			if (n > TERN_CONFIG_MAX_KINDS)
 				return fail(&e, NULL, 0, TERN_EINVAL,
@@ -924,8 +1057,48 @@ static int load_kinds(struct ld *l, const struct setting *s,
 		}
 		k[i] = (uint32_t)x;
 	}
-	l->tmp.relay.auth.restricted_kinds = k;
-	l->tmp.relay.auth.n_restricted_kinds = (size_t)n;
+	set_kinds(&l->tmp, s, k, (size_t)n);
+	return 0;
+}
+
+/* An array of one-letter strings (tag names), kept as "ept". */
+static int load_letters(struct ld *l, const struct setting *s,
+			const config_setting_t *v, unsigned line)
+{
+	int type = config_setting_type(v);
+	int n = config_setting_length(v);
+	int et = n > 0 ? config_setting_type(config_setting_get_elem(v, 0))
+		       : CONFIG_TYPE_STRING;
+	char *out;
+
+	if (type != CONFIG_TYPE_ARRAY || et != CONFIG_TYPE_STRING)
+		return fail(&l->err, l->name, line, TERN_EINVAL,
+			    "%s: expected an array of one-letter strings "
+			    "like [\"e\", \"p\"], got %s%s%s",
+			    s->name, type_name(type),
+			    type == CONFIG_TYPE_ARRAY ? " of " : "",
+			    type == CONFIG_TYPE_ARRAY ? type_noun(et) : "");
+	if ((uint64_t)n > s->max)
+		return fail(&l->err, l->name, line, TERN_EINVAL,
+			    "%s: %d letters (at most %llu)", s->name, n,
+			    (unsigned long long)s->max);
+	out = own(&l->fresh, (size_t)n + 1);
+	if (!out)
+		return fail(&l->err, l->name, 0, TERN_ENOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const char *str = config_setting_get_string_elem(v, i);
+
+		if (!str || !is_letter(str[0]) || str[1]) {
+			fail(&l->err, l->name, line, TERN_EINVAL,
+			     "%s[%d]: expected one letter a-z or A-Z, got ",
+			     s->name, i);
+			sb_quote(&l->err, str ? str : "", 16);
+			return TERN_EINVAL;
+		}
+		out[i] = str[0];
+	}
+	out[n] = '\0';
+	*(const char **)field(&l->tmp, s) = out;
 	return 0;
 }
 
@@ -984,6 +1157,8 @@ static int load_value(struct ld *l, const struct setting *s,
 	}
 	case K_KINDS:
 		return load_kinds(l, s, v, line);
+	case K_LETTERS:
+		return load_letters(l, s, v, line);
 	default:
 		return TERN_EINVAL;
 	}
@@ -1160,13 +1335,16 @@ static bool same(const tern_config *a, const tern_config *b,
 
 		return x == y || (x && y && !strcmp(x, y));
 	}
-	case K_KINDS: {
-		size_t n = a->relay.auth.n_restricted_kinds;
+	case K_LETTERS: {
+		const char *x = get_str(a, s), *y = get_str(b, s);
 
-		return n == b->relay.auth.n_restricted_kinds &&
-		       (!n || !memcmp(a->relay.auth.restricted_kinds,
-				      b->relay.auth.restricted_kinds,
-				      n * sizeof(uint32_t)));
+		return x == y || (x && y && !strcmp(x, y));
+	}
+	case K_KINDS: {
+		size_t n, m;
+		const uint32_t *x = get_kinds(a, s, &n), *y = get_kinds(b, s, &m);
+
+		return n == m && (!n || !memcmp(x, y, n * sizeof(uint32_t)));
 	}
 	default:
 		return get_int(a, s) == get_int(b, s);
@@ -1186,18 +1364,30 @@ static void format_value(struct sbuf *b, const tern_config *c,
 			sb_add(b, "(unset)");
 		break;
 	}
-	case K_KINDS:
+	case K_KINDS: {
+		size_t n;
+		const uint32_t *k = get_kinds(c, s, &n);
+
 		sb_add(b, "[");
-		for (size_t i = 0; i < c->relay.auth.n_restricted_kinds; i++) {
+		for (size_t i = 0; i < n; i++) {
 			if (i == 16) {
 				sb_add(b, ", ...");
 				break;
 			}
-			sb_add(b, "%s%u", i ? ", " : "",
-			       c->relay.auth.restricted_kinds[i]);
+			sb_add(b, "%s%u", i ? ", " : "", k[i]);
 		}
 		sb_add(b, "]");
 		break;
+	}
+	case K_LETTERS: {
+		const char *v = get_str(c, s);
+
+		sb_add(b, "[");
+		for (size_t i = 0; v && v[i]; i++)
+			sb_add(b, "%s\"%c\"", i ? ", " : "", v[i]);
+		sb_add(b, "]");
+		break;
+	}
 	case K_BOOL:
 		sb_add(b, "%s", get_int(c, s) ? "true" : "false");
 		break;

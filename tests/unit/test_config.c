@@ -540,3 +540,212 @@ Test(config, free_resets_and_is_idempotent)
 	tern_config_free(&cfg);
 	tern_config_free(NULL);
 }
+
+Test(config, policies_and_plugin_defaults)
+{
+	const tern_config_policies *p = &cfg.relay.policies;
+	const tern_config_plugin *pl = &cfg.relay.plugin;
+
+	cr_assert_not(p->apply_defaults);
+	cr_assert_eq(p->rate_limit_keys, 65536);
+	cr_assert_eq(p->connection_rate_limit.tokens_per_interval, 0);
+	cr_assert_eq(p->connection_rate_limit.interval, 60);
+	cr_assert_eq(p->event_ip_rate_limit.interval, 60);
+	cr_assert_eq(p->filter_ip_rate_limit.max_tokens, 0);
+	cr_assert_eq(p->n_allowed_kinds, 0);
+	cr_assert_eq(p->max_indexable_tags, 0);
+	cr_assert_eq(p->min_pow, 0);
+	cr_assert_str_eq(p->remove_all_but_tags, "");
+	cr_assert_str_eq(pl->command, "");
+	cr_assert_eq(pl->timeout_ms, 2000);
+	cr_assert_not(pl->fail_open);
+	cr_assert(pl->reload_on_change);
+	cr_assert_eq(tern_config_validate(&cfg, err, sizeof err), 0, "%s", err);
+}
+
+Test(config, policies_load)
+{
+	const tern_config_policies *p = &cfg.relay.policies;
+
+	cr_assert_eq(load("relay = { policies = {\n"
+			  "  apply_defaults = true;\n"
+			  "  max_indexable_tags = 50;\n"
+			  "  max_indexable_tags_ignore_kinds = [3, 10002];\n"
+			  "  allowed_kinds = [1, 7];\n"
+			  "  allow_ephemeral = true;\n"
+			  "  max_past = 86400; max_future = 600;\n"
+			  "  min_pow = 20; validate_kind = true;\n"
+			  "  event_ip_rate_limit = { tokens_per_interval = 5;"
+			  " interval = 10; max_tokens = 20; };\n"
+			  "  must_auth = true; anti_sync_bots = true;\n"
+			  "  remove_all_but_kinds = [0, 1];\n"
+			  "  remove_all_but_tags = [\"e\", \"p\", \"T\"];\n"
+			  "}; plugin = { command = \"./plug.py --x\";"
+			  " timeout_ms = 500; fail_open = true;"
+			  " reload_on_change = false; }; };"),
+		     0, "%s", err);
+	cr_assert(p->apply_defaults);
+	cr_assert_eq(p->max_indexable_tags, 50);
+	cr_assert_eq(p->n_max_indexable_tags_ignore_kinds, 2);
+	cr_assert_eq(p->max_indexable_tags_ignore_kinds[1], 10002);
+	cr_assert_eq(p->n_allowed_kinds, 2);
+	cr_assert_eq(p->allowed_kinds[0], 1);
+	cr_assert_eq(p->allowed_kinds[1], 7);
+	cr_assert(p->allow_ephemeral);
+	cr_assert_eq(p->max_past, 86400);
+	cr_assert_eq(p->max_future, 600);
+	cr_assert_eq(p->min_pow, 20);
+	cr_assert(p->validate_kind);
+	cr_assert_eq(p->event_ip_rate_limit.tokens_per_interval, 5);
+	cr_assert_eq(p->event_ip_rate_limit.interval, 10);
+	cr_assert_eq(p->event_ip_rate_limit.max_tokens, 20);
+	cr_assert_eq(p->event_pubkey_rate_limit.tokens_per_interval, 0);
+	cr_assert(p->must_auth && p->anti_sync_bots);
+	cr_assert_not(p->no_search_queries);
+	cr_assert_eq(p->n_remove_all_but_kinds, 2);
+	cr_assert_str_eq(p->remove_all_but_tags, "epT");
+	cr_assert_str_eq(cfg.relay.plugin.command, "./plug.py --x");
+	cr_assert_eq(cfg.relay.plugin.timeout_ms, 500);
+	cr_assert(cfg.relay.plugin.fail_open);
+	cr_assert_not(cfg.relay.plugin.reload_on_change);
+	cr_assert_eq(tern_config_validate(&cfg, err, sizeof err), 0, "%s", err);
+
+	/* a second load replaces arrays (the old ones are released: ASan
+	   sees a leak otherwise) and keeps what it does not name */
+	cr_assert_eq(load("relay = { policies = { allowed_kinds = [];"
+			  " remove_all_but_tags = []; }; };"), 0, "%s", err);
+	cr_assert_eq(p->n_allowed_kinds, 0);
+	cr_assert_str_eq(p->remove_all_but_tags, "");
+	cr_assert_eq(p->n_remove_all_but_kinds, 2);
+	cr_assert_eq(p->max_indexable_tags, 50);
+}
+
+Test(config, policies_strict)
+{
+	expect_error("relay = { policies = { allowed_kinds = [1, 70000]; }; };",
+		     TERN_EINVAL,
+		     "tern.conf:1: relay.policies.allowed_kinds[1]: 70000 is out "
+		     "of range 0..65535");
+	expect_error("relay = { policies = { allowed_kinds = 1; }; };",
+		     TERN_EINVAL,
+		     "tern.conf:1: relay.policies.allowed_kinds: expected an "
+		     "array of integers in 0..65535 like [4, 1059], got an "
+		     "integer");
+	expect_error("relay = { policies = { remove_all_but_tags = [\"ep\"]; }; };",
+		     TERN_EINVAL,
+		     "tern.conf:1: relay.policies.remove_all_but_tags[0]: "
+		     "expected one letter a-z or A-Z, got \"ep\"");
+	expect_error("relay = { policies = { remove_all_but_tags = [\"1\"]; }; };",
+		     TERN_EINVAL,
+		     "tern.conf:1: relay.policies.remove_all_but_tags[0]: "
+		     "expected one letter a-z or A-Z, got \"1\"");
+	expect_error("relay = { policies = { remove_all_but_tags = \"e\"; }; };",
+		     TERN_EINVAL,
+		     "tern.conf:1: relay.policies.remove_all_but_tags: expected "
+		     "an array of one-letter strings like [\"e\", \"p\"], got a "
+		     "string");
+	expect_error("relay = { policies = { remove_all_but_tags = [1]; }; };",
+		     TERN_EINVAL,
+		     "tern.conf:1: relay.policies.remove_all_but_tags: expected "
+		     "an array of one-letter strings like [\"e\", \"p\"], got an "
+		     "array of integer");
+	expect_error("relay = { policies = { min_pow = 257; }; };", TERN_EINVAL,
+		     "tern.conf:1: relay.policies.min_pow: 257 is out of range "
+		     "0..256");
+	expect_error("relay = { policies = { rate_limit_keys = 100; }; };",
+		     TERN_EINVAL,
+		     "tern.conf:1: relay.policies.rate_limit_keys: 100 is out of "
+		     "range 512..16777216");
+	expect_error("relay = { policies = {\n event_ip_rate_limit = {"
+		     " interval = 0; }; }; };",
+		     TERN_EINVAL,
+		     "tern.conf:2: relay.policies.event_ip_rate_limit.interval: "
+		     "0 is out of range 1..86400");
+	expect_error("relay = { policies = { event_ip_rate_limit = {"
+		     " burst = 3; }; }; };",
+		     TERN_EINVAL,
+		     "tern.conf:1: unknown setting "
+		     "relay.policies.event_ip_rate_limit.burst");
+	expect_error("relay = { policies = { must_auth = 1; }; };", TERN_EINVAL,
+		     "tern.conf:1: relay.policies.must_auth: expected true or "
+		     "false, got an integer");
+	expect_error("relay = { policies = { nope = 1; }; };", TERN_EINVAL,
+		     "tern.conf:1: unknown setting relay.policies.nope");
+	expect_error("relay = { plugin = { timeout_ms = 0; }; };", TERN_EINVAL,
+		     "tern.conf:1: relay.plugin.timeout_ms: 0 is out of range "
+		     "1..60000");
+	expect_error("relay = { plugin = { timeout_ms = 60001; }; };",
+		     TERN_EINVAL,
+		     "tern.conf:1: relay.plugin.timeout_ms: 60001 is out of "
+		     "range 1..60000");
+	expect_error("relay = { plugin = { command = 5; }; };", TERN_EINVAL,
+		     "tern.conf:1: relay.plugin.command: expected a string, got "
+		     "an integer");
+	cr_assert_eq(cfg.relay.policies.n_allowed_kinds, 0);
+}
+
+Test(config, policies_validate_and_diff)
+{
+	static const uint32_t kinds[] = { 1, 70000 };
+	tern_config def;
+	char out[512];
+	bool restart = false;
+
+	tern_config_defaults(&def);
+	cfg.relay.policies.allowed_kinds = kinds;
+	cfg.relay.policies.n_allowed_kinds = 2;
+	cr_assert_eq(tern_config_validate(&cfg, err, sizeof err), TERN_EINVAL);
+	cr_assert_str_eq(err, "relay.policies.allowed_kinds[1]: 70000 is out "
+			      "of range 0..65535");
+	cfg.relay.policies.n_allowed_kinds = 1;
+	cfg.relay.policies.remove_all_but_tags = "e-";
+	cr_assert_eq(tern_config_validate(&cfg, err, sizeof err), TERN_EINVAL);
+	cr_assert_str_eq(err, "relay.policies.remove_all_but_tags: must be at "
+			      "most 52 letters a-z or A-Z");
+	cfg.relay.policies.remove_all_but_tags = "ep";
+	cfg.relay.plugin.timeout_ms = 0;
+	cr_assert_eq(tern_config_validate(&cfg, err, sizeof err), TERN_EINVAL);
+	cfg.relay.plugin.timeout_ms = 2000;
+	cr_assert_eq(tern_config_validate(&cfg, err, sizeof err), 0, "%s", err);
+
+	cfg.relay.policies.filter_ip_rate_limit.tokens_per_interval = 9;
+	cr_assert_eq(tern_config_diff(&def, &cfg, out, sizeof out, &restart), 3);
+	cr_assert_str_eq(out, "relay.policies.allowed_kinds=[1] "
+			      "relay.policies.filter_ip_rate_limit."
+			      "tokens_per_interval=9 relay.policies."
+			      "remove_all_but_tags=[\"e\", \"p\"]");
+	cr_assert(restart);
+}
+
+Test(config, sample_file_names_policies_and_plugin)
+{
+	FILE *f = fopen(sample_path(), "r");
+	char *text = calloc(1, 65536);
+	static const char *names[] = {
+		"policies", "apply_defaults", "rate_limit_keys",
+		"connection_rate_limit", "tokens_per_interval", "interval",
+		"max_tokens", "max_content_length", "max_indexable_tags",
+		"max_indexable_tags_ignore_kinds",
+		"max_indexable_tags_only_kinds", "max_tag_value_length",
+		"allowed_kinds", "allow_ephemeral", "max_past", "max_future",
+		"reject_base64_media", "only_protected_events", "validate_kind",
+		"min_pow", "event_ip_rate_limit", "event_pubkey_rate_limit",
+		"event_authed_rate_limit", "must_auth", "reject_kind4_snoopers",
+		"no_empty_filters", "no_complex_filters", "anti_sync_bots",
+		"no_search_queries", "filter_ip_rate_limit",
+		"remove_search_queries", "remove_all_but_kinds",
+		"remove_all_but_tags", "plugin", "command", "timeout_ms",
+		"fail_open", "reload_on_change",
+	};
+
+	cr_assert(f);
+	cr_assert(fread(text, 1, 65535, f) > 0);
+	fclose(f);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		char pat[64];
+
+		snprintf(pat, sizeof pat, "\t%s = ", names[i]);
+		cr_assert(strstr(text, pat), "sample lacks %s", names[i]);
+	}
+	free(text);
+}
