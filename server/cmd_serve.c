@@ -16,6 +16,8 @@
 #include <tern/config.h>
 #include <tern/error.h>
 #include <tern/log.h>
+#include <tern/plugin.h>
+#include <tern/policy.h>
 #include <tern/relay.h>
 
 #include "cli_common.h"
@@ -28,6 +30,7 @@ typedef struct serve_opts {
 typedef struct sig_ctx {
 	tern_relay *relay;
 	const serve_opts *opts;
+	const tern_config *started; /* the configuration at start */
 	sigset_t set;
 } sig_ctx;
 
@@ -72,6 +75,17 @@ static void reload(sig_ctx *s)
 	}
 	tern_log(TERN_LOG_INFO, "serve", "SIGHUP: configuration reloaded "
 		 "from %s", s->opts->config);
+	{
+		char diff[1024];
+		bool restart = false;
+
+		if (tern_config_diff(s->started, &cfg, diff, sizeof diff,
+				     &restart) && restart)
+			tern_log(TERN_LOG_WARN, "serve",
+				 "SIGHUP: changed since start: %s; some of "
+				 "these settings only take effect after a "
+				 "restart (docs/CONFIG.md)", diff);
+	}
 	tern_config_free(&cfg);
 }
 
@@ -99,6 +113,27 @@ static void *signal_main(void *arg)
 	}
 }
 
+/* relay.plugin: runs the write-policy plugin when a command is set. */
+static int attach_plugin(tern_relay *r, const tern_config_plugin *pc,
+			 tern_plugin **out, char *err, size_t errcap)
+{
+	tern_plugin_options po;
+	int rc;
+
+	*out = NULL;
+	if (!pc->command || !pc->command[0])
+		return 0;
+	tern_plugin_options_defaults(&po);
+	po.command = pc->command;
+	po.timeout_ms = pc->timeout_ms;
+	po.fail_open = pc->fail_open;
+	po.reload_on_change = pc->reload_on_change;
+	rc = tern_plugin_attach(r, &po, out);
+	if (rc)
+		snprintf(err, errcap, "relay.plugin: %s", tern_strerror(rc));
+	return rc;
+}
+
 static int parse_port(const char *s, uint16_t *out)
 {
 	char *end;
@@ -124,6 +159,7 @@ static int run_serve(const cli_command *cmd, int argc, char **argv)
 	};
 	tern_config cfg;
 	tern_relay *relay = NULL;
+	tern_plugin *plugin = NULL;
 	sig_ctx sc;
 	pthread_t sigthread;
 	char err[512] = "";
@@ -154,22 +190,38 @@ static int run_serve(const cli_command *cmd, int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = tern_relay_new(&relay, &cfg, err, sizeof err);
-	tern_config_free(&cfg);
+	/* policies first: their cheap checks run before the plugin's */
+	if (rc == 0 && (rc = tern_policy_apply_config(relay, &cfg)))
+		snprintf(err, sizeof err, "relay.policies: %s",
+			 tern_strerror(rc));
+	if (rc == 0)
+		rc = attach_plugin(relay, &cfg.relay.plugin, &plugin, err,
+				   sizeof err);
 	if (rc) {
 		cli_error("%s", err[0] ? err : tern_strerror(rc));
+		tern_relay_free(relay);
+		tern_policy_release(relay);
+		tern_config_free(&cfg);
 		return CLI_EXIT_FAIL;
 	}
 	sc.relay = relay;
 	sc.opts = &o;
+	sc.started = &cfg;
 	if (pthread_create(&sigthread, NULL, signal_main, &sc)) {
 		cli_error("cannot start the signal thread");
+		tern_plugin_detach(plugin);
 		tern_relay_free(relay);
+		tern_policy_release(relay);
+		tern_config_free(&cfg);
 		return CLI_EXIT_FAIL;
 	}
 	rc = tern_relay_run(relay);
 	pthread_kill(sigthread, SIGUSR1);
 	pthread_join(sigthread, NULL);
+	tern_plugin_detach(plugin);
 	tern_relay_free(relay);
+	tern_policy_release(relay);
+	tern_config_free(&cfg);
 	if (rc) {
 		cli_error("relay: %s", tern_strerror(rc));
 		return CLI_EXIT_FAIL;
