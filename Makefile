@@ -17,7 +17,7 @@ DEPS_TEST_STAMP := $(BUILD)/.deps-test
 
 OPT        ?= -O2
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Wshadow \
-	-Wno-unused-parameter -fvisibility=hidden -Iinclude -Isrc \
+	-Wno-unused-parameter -Iinclude -Isrc \
 	-DTERN_VERSION='"$(VERSION)"'
 ifeq ($(CI),true)
 CFLAGS_BASE += -Werror
@@ -56,7 +56,7 @@ FUZZ_BINS      := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 BENCH_BINS     := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 EXAMPLE_BINS   := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all deps deps-test run test unit unit-asan cli-test integration fuzz fuzz-build \
+.PHONY: all deps deps-test run test unit unit-asan cli-test integration examples-test FORCE fuzz fuzz-build \
 	fuzz-regress bench vectors install uninstall clean help examples
 .DEFAULT_GOAL := all
 
@@ -89,13 +89,21 @@ $(BUILD)/libtern.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libtern.so: $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libtern.so.0 -o $@ $^ $(LIBS) $(LDFLAGS)
+# Only the public API (tern_*, not tern__*) is exported from the shared library.
+$(BUILD)/libtern.so: $(LIB_OBJS) scripts/libtern.map
+	$(CC) -shared -Wl,-soname,libtern.so.0 -Wl,--version-script=scripts/libtern.map \
+	  -o $@ $(LIB_OBJS) $(LIBS) $(LDFLAGS)
 
 $(BUILD)/tern: $(SRV_OBJS) $(BUILD)/libtern.a
 	$(CC) -o $@ $(SRV_OBJS) $(BUILD)/libtern.a $(LIBS) $(LDFLAGS)
 
-$(BUILD)/tern.pc: Makefile
+# tern.pc records PREFIX: rewritten whenever PREFIX changes.
+$(BUILD)/.prefix: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+FORCE:
+
+$(BUILD)/tern.pc: Makefile $(BUILD)/.prefix
 	@mkdir -p $(@D)
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	  'Name: tern' 'Description: Nostr relay framework' 'Version: $(VERSION)' \
@@ -142,7 +150,7 @@ integration: $(ASAN)/tern
 	@TERN=$(ASAN)/tern scripts/run-integration.sh
 
 test: $(DEPS_TEST_STAMP) all
-	@$(MAKE) --no-print-directory unit unit-asan cli-test integration fuzz-regress examples
+	@$(MAKE) --no-print-directory unit unit-asan cli-test integration examples-test fuzz-regress
 
 # ---- fuzzing (clang + libFuzzer) -------------------------------------------
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
@@ -174,11 +182,24 @@ bench: all $(BENCH_BINS)
 	@scripts/bench.sh
 	@scripts/bench-relay.sh
 
+# Examples see only the public headers, like programs built out of tree.
+EXAMPLE_CFLAGS = $(filter-out -Isrc,$(CFLAGS_BASE)) -Wpedantic
+ASAN_EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(ASAN)/examples/%)
+
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libtern.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(call pc_cflags,$(PKGS)) $(CFLAGS) -o $@ $< $(BUILD)/libtern.a $(LIBS)
+	$(CC) $(EXAMPLE_CFLAGS) $(call pc_cflags,$(PKGS)) $(CFLAGS) -o $@ $< $(BUILD)/libtern.a $(LIBS)
+
+$(ASAN)/examples/%: examples/%.c $(ASAN)/libtern.a
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) $(SAN_FLAGS) $(call pc_cflags,$(PKGS)) $(CFLAGS) -o $@ $< $(ASAN)/libtern.a $(LIBS)
 
 examples: $(EXAMPLE_BINS)
+
+# Runs every example (sanitizer build) against nostr-tools, then builds one
+# out of tree from a scratch `make install`.
+examples-test: $(ASAN_EXAMPLE_BINS) $(EXAMPLE_BINS)
+	@EXAMPLES=$(ASAN)/examples scripts/test-examples.sh
 
 vectors: $(DEPS_TEST_STAMP)
 	cd tests/vectors && npm install --no-audit --no-fund --silent && node gen-vectors.mjs

@@ -1,0 +1,82 @@
+/*
+ * memstore.c - a relay whose events live in memory: the in-memory backend
+ * plugged in through the storage interface (tern/backend.h). Nothing
+ * survives a restart; the oldest events make room for new ones.
+ *
+ *     memstore PORT DBDIR
+ *
+ * Any backend plugs in the same way: a table of functions
+ * (tern_backend_ops) and the pointer they get, given to
+ * tern_relay_set_backend() before the relay runs. The relay still opens
+ * the LMDB store of its configuration (DBDIR), which stays empty here.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <tern/backend.h>
+#include <tern/error.h>
+#include <tern/hooks.h>
+#include <tern/log.h>
+#include <tern/relay.h>
+
+static tern_relay *relay;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	tern_relay_stop(relay);
+}
+
+/* on-event-saved hook: runs once the backend has the event (for the
+ * memory backend: when queries can see it), before the client's OK. */
+static void saved(void *ud, tern_ctx *x, const tern_event *ev)
+{
+	(void)ud;
+	(void)x;
+	tern_log(TERN_LOG_DEBUG, "memstore", "kept an event of kind %u",
+		 (unsigned)ev->kind);
+}
+
+int main(int argc, char **argv)
+{
+	tern_memory_options mo;
+	tern_memory *mem = NULL;
+	tern_config cfg;
+	char err[256];
+	int rc;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s PORT DBDIR\n", argv[0]);
+		return 2;
+	}
+	tern_config_defaults(&cfg);
+	cfg.relay.port = (uint16_t)atoi(argv[1]);
+	cfg.store.dir = argv[2];
+	cfg.relay.info.name = "memstore";
+	if ((rc = tern_relay_new(&relay, &cfg, err, sizeof err))) {
+		fprintf(stderr, "memstore: %s\n", err);
+		return 1;
+	}
+
+	tern_memory_options_defaults(&mo);
+	mo.max_events = 10000;
+	mo.evict_oldest = true;
+	if ((rc = tern_memory_open(&mem, &mo)) == 0 &&
+	    (rc = tern_relay_set_backend(relay, &tern_memory_backend,
+					 mem)) == 0)
+		rc = tern_on_event_saved(relay, "memstore", saved, NULL);
+	if (rc)
+		fprintf(stderr, "memstore: %s\n", tern_strerror(rc));
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (rc == 0)
+		rc = tern_relay_run(relay);
+	/* The backend must outlive the relay. */
+	tern_relay_free(relay);
+	tern_memory_close(mem);
+	tern_config_free(&cfg);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,46 @@
+// examples/memstore.c: events live in the in-memory backend. Publish +
+// REQ work, the NIP-01 replaceable rule holds (it comes with the backend),
+// and, checked after the relay stopped, the LMDB store in DBDIR holds
+// nothing.
+//
+//     node tests/examples/memstore.mjs URL          while the relay runs
+//     node tests/examples/memstore.mjs --after DBDIR after it stopped
+
+import { assert, Client, assertOk, keys, mkEvent, now, run, scanStore } from './common.mjs';
+
+if (process.argv[2] === '--after') {
+	const dir = process.argv[3];
+	await run('memstore', [
+		['the LMDB store in DBDIR stayed empty', async () => {
+			assert.deepEqual(scanStore(dir), []);
+		}],
+	]);
+}
+
+const url = process.argv[2];
+const k = keys();
+let c, note;
+
+await run('memstore', [
+	['connects', async () => {
+		c = await Client.open(url);
+	}],
+	['publish: OK true', async () => {
+		note = mkEvent(k.sk, { content: 'kept in memory' });
+		assertOk(await c.publish(note));
+	}],
+	['REQ returns the event', async () => {
+		assert.deepEqual(await c.req('n', { ids: [note.id] }), [note]);
+	}],
+	['a replaceable event replaces its older version', async () => {
+		const t = now();
+		const old = mkEvent(k.sk, { kind: 0, content: '{"name":"old"}', created_at: t - 10 });
+		const cur = mkEvent(k.sk, { kind: 0, content: '{"name":"new"}', created_at: t });
+		assertOk(await c.publish(old), 'older kind 0');
+		assertOk(await c.publish(cur), 'newer kind 0');
+		assert.deepEqual(await c.req('p', { kinds: [0], authors: [k.pk] }), [cur]);
+	}],
+	['disconnects', async () => {
+		c.close();
+	}],
+]);
