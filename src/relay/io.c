@@ -20,15 +20,6 @@
 
 #define LISTEN_BACKLOG 1024
 
-/* Generous limits for re-parsing JSON the relay itself accepted. */
-static const tern_event_limits reparse_limits = {
-	.max_json = SIZE_MAX / 2,
-	.max_content = SIZE_MAX / 2,
-	.max_tags = UINT32_MAX / 2,
-	.max_tag_values = UINT32_MAX / 2,
-	.max_depth = 64,
-};
-
 /*
  * Listeners share the port through SO_REUSEPORT, which would also let a
  * second tern (same user) bind it and silently take half the clients. So
@@ -287,7 +278,7 @@ void tern__io_fanout(tern__io *io, tern__rbuf *json)
 	fanout_ctx f = { io, json, &ev, false, false };
 
 	tern_arena_reset(&io->arena);
-	if (tern_event_parse(&ev, json->data, json->len, &reparse_limits,
+	if (tern_event_parse(&ev, json->data, json->len, &tern__relay_reparse_limits,
 			     &io->arena, NULL) != 0)
 		return;
 	f.restricted = tern__settings_restricted(io->set, ev.kind);

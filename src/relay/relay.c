@@ -123,6 +123,16 @@ static char *settings_diff(const tern_config *cfg)
 	return strdup(buf);
 }
 
+/* Events the relay stored or accepted are parsed again (for hooks, live
+ * matching) under limits that can never refuse them. */
+const tern_event_limits tern__relay_reparse_limits = {
+	.max_json = SIZE_MAX / 2,
+	.max_content = SIZE_MAX / 2,
+	.max_tags = UINT32_MAX / 2,
+	.max_tag_values = UINT32_MAX / 2,
+	.max_depth = 64,
+};
+
 /* ---- writer hand-off -------------------------------------------------- */
 
 void tern__relay_broadcast(tern_relay *r, tern__rbuf *json)

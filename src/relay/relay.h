@@ -79,6 +79,9 @@ int tern__relay_new_detached(tern_relay **out, const tern_config *cfg,
  * Thread-safe. */
 void tern__relay_broadcast(tern_relay *r, tern__rbuf *json);
 
+/* Limits for re-parsing events the relay already accepted: never refuse. */
+extern const tern_event_limits tern__relay_reparse_limits;
+
 /* The store's write callback (ctx is a tern__pending). */
 void tern__relay_write_cb(void *ctx, const tern_write_result *res);
 

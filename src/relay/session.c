@@ -40,15 +40,6 @@ static tern__settings *S0(tern__io *io)
 	return io->set;
 }
 
-/* Generous limits for re-parsing JSON the relay itself accepted. */
-static const tern_event_limits reparse_limits = {
-	.max_json = SIZE_MAX / 2,
-	.max_content = SIZE_MAX / 2,
-	.max_tags = UINT32_MAX / 2,
-	.max_tag_values = UINT32_MAX / 2,
-	.max_depth = 64,
-};
-
 /* ---- replies ---------------------------------------------------------- */
 
 static void send_text(tern__conn *c, const char *buf, size_t n)
@@ -356,7 +347,7 @@ void tern__session_deferral_resume(tern_deferral *d)
 	}
 	tern_arena_reset(&io->arena);
 	if (tern_event_parse(&ev, d->json->data, d->json->len,
-			     &reparse_limits, &io->arena, NULL) == 0) {
+			     &tern__relay_reparse_limits, &io->arena, NULL) == 0) {
 		event_pipeline(io, c, d->inj, &ev, d, d->v, &why);
 	} else if (d->inj) {
 		tern_reason_set(&why, TERN_PREFIX_ERROR, "internal error");
@@ -385,25 +376,39 @@ void tern__session_inject(tern__io *io, tern__inject *inj)
 	tern_arena_reset(&io->arena);
 }
 
+/*
+ * Parses the event of an EVENT or AUTH message. When it is malformed the
+ * client gets OK false if its id can still be read, else a NOTICE; then
+ * false is returned.
+ */
+static bool parse_or_refuse(tern__conn *c, const tern__msg *m,
+			    tern_event *ev)
+{
+	tern__io *io = c->io;
+	tern_reason why = { 0 };
+	tern_slice id;
+
+	if (tern_event_parse(ev, m->event.p, m->event.n, &S(c)->ev_lim,
+			     &io->arena, &why) == 0)
+		return true;
+	if (tern__msg_event_id(m->event.p, m->event.n, 16, &io->arena, &id))
+		send_ok(c, id, false, &why);
+	else
+		send_notice(c, &why);
+	return false;
+}
+
 static void handle_event(tern__conn *c, const tern__msg *m)
 {
 	tern__io *io = c->io;
 	tern_reason why = { 0 };
 	tern_event ev;
-	tern_slice id;
 	char hex[64];
 	tern_slice id_hex = { (const uint8_t *)hex, 64 };
 
 	atomic_fetch_add(&io->r->n_events_in, 1);
-	if (tern_event_parse(&ev, m->event.p, m->event.n, &S(c)->ev_lim,
-			     &io->arena, &why)) {
-		if (tern__msg_event_id(m->event.p, m->event.n, 16, &io->arena,
-				       &id))
-			send_ok(c, id, false, &why);
-		else
-			send_notice(c, &why);
+	if (!parse_or_refuse(c, m, &ev))
 		return;
-	}
 	tern_hex_encode(hex, ev.id, 32);
 	if (tern_event_check(&ev, &why)) {
 		send_ok(c, id_hex, false, &why);
@@ -433,7 +438,7 @@ void tern__session_result(tern__io *io, tern__pending *p)
 
 		tern_arena_reset(&io->arena);
 		if (tern_event_parse(&ev, p->json->data, p->json->len,
-				     &reparse_limits, &io->arena, NULL) == 0)
+				     &tern__relay_reparse_limits, &io->arena, NULL) == 0)
 			tern__run_event_saved(io->r, c, &ev);
 		tern_arena_reset(&io->arena);
 	}
@@ -520,7 +525,7 @@ static bool scan_visit(void *ctx, tern_slice json, uint64_t serial)
 	/* Stored JSON is parsed only when a hook wants to rewrite it. */
 	if (tern__hooks_any(&c->io->r->hooks, TERN__H_OVERWRITE_RESPONSE)) {
 		tern_arena_reset(ha);
-		if (tern_event_parse(&ev, json.p, json.n, &reparse_limits, ha,
+		if (tern_event_parse(&ev, json.p, json.n, &tern__relay_reparse_limits, ha,
 				     NULL) == 0)
 			tern__run_overwrite_response(
 				c->io->r, c, (tern_slice){ s->id, s->idlen },
@@ -906,22 +911,14 @@ static void handle_count(tern__conn *c, tern__msg *m)
 
 static void handle_auth(tern__conn *c, const tern__msg *m)
 {
-	tern__io *io = c->io;
 	tern_reason why = { 0 };
 	tern_event ev;
 	tern_slice id;
 	char hex[65];
 	bool unchecked;
 
-	if (tern_event_parse(&ev, m->event.p, m->event.n, &S(c)->ev_lim,
-			     &io->arena, &why)) {
-		if (tern__msg_event_id(m->event.p, m->event.n, 16, &io->arena,
-				       &id))
-			send_ok(c, id, false, &why);
-		else
-			send_notice(c, &why);
+	if (!parse_or_refuse(c, m, &ev))
 		return;
-	}
 	tern_hex_encode(hex, ev.id, 32);
 	id = (tern_slice){ (const uint8_t *)hex, 64 };
 	if (tern__auth_handle(&c->sess.auth, &ev, S(c)->service_url,
