@@ -4,9 +4,12 @@
 
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
-import { Client, RawWs, RelayProcess, keys, mkEvent, nip11, randHex, sleep, withTimeout } from './lib.mjs';
+import { Client, RawWs, RelayProcess, TERN, keys, mkEvent, nip11, randHex, sleep, withTimeout } from './lib.mjs';
 
 describe('SIGTERM with events in flight', () => {
 	const relays = [];
@@ -220,5 +223,24 @@ describe('SIGHUP reload', () => {
 		assert.equal(relay.exitInfo, undefined, 'relay still running');
 		assert.equal((await nip11(relay.port)).name, 'after-hup');
 		fs.writeFileSync(relay.configPath, good);
+	});
+});
+
+describe('a second relay on the same port', () => {
+	const relays = [];
+	after(async () => { for (const r of relays) await r.stop(); });
+
+	test('is refused instead of sharing the port through SO_REUSEPORT', { timeout: 30000 }, async () => {
+		const relay = await RelayProcess.start();
+		relays.push(relay);
+		const db = fs.mkdtempSync(path.join(os.tmpdir(), 'tern-second-'));
+		const r = spawnSync(TERN, ['serve', '--bind', '127.0.0.1', '--port', String(relay.port), '--db', db],
+			{ encoding: 'utf8', timeout: 10000 });
+		fs.rmSync(db, { recursive: true, force: true });
+		assert.equal(r.status, 1, `second relay exit: ${r.status} ${r.signal} ${r.stderr}`);
+		assert.match(r.stderr, /bind 127\.0\.0\.1:\d+: Address already in use/);
+		const c = await Client.open(relay.url);
+		await c.roundTrip();
+		c.close();
 	});
 });
