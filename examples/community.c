@@ -103,7 +103,6 @@ int main(int argc, char **argv)
 	rc = community_policies(relay, "community", (uint32_t)bits);
 	if (rc)
 		fprintf(stderr, "community: policies: %s\n", tern_strerror(rc));
-	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (rc == 0)

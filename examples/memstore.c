@@ -3,12 +3,13 @@
  * plugged in through the storage interface (tern/backend.h). Nothing
  * survives a restart; the oldest events make room for new ones.
  *
- *     memstore PORT DBDIR
+ *     memstore PORT
  *
  * Any backend plugs in the same way: a table of functions
  * (tern_backend_ops) and the pointer they get, given to
- * tern_relay_set_backend() before the relay runs. The relay still opens
- * the LMDB store of its configuration (DBDIR), which stays empty here.
+ * tern_relay_set_backend() before the relay runs. With a backend set the
+ * relay never opens the LMDB store of its configuration: no store
+ * directory is needed, none is created.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -46,13 +47,12 @@ int main(int argc, char **argv)
 	char err[256];
 	int rc;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s PORT DBDIR\n", argv[0]);
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PORT\n", argv[0]);
 		return 2;
 	}
 	tern_config_defaults(&cfg);
 	cfg.relay.port = (uint16_t)atoi(argv[1]);
-	cfg.store.dir = argv[2];
 	cfg.relay.info.name = "memstore";
 	if ((rc = tern_relay_new(&relay, &cfg, err, sizeof err))) {
 		fprintf(stderr, "memstore: %s\n", err);
@@ -69,12 +69,12 @@ int main(int argc, char **argv)
 	if (rc)
 		fprintf(stderr, "memstore: %s\n", tern_strerror(rc));
 
-	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (rc == 0)
 		rc = tern_relay_run(relay);
-	/* The backend must outlive the relay. */
+	/* The backend must outlive the relay (tern_relay_run() has waited
+	 * for its saves: ops.flush). */
 	tern_relay_free(relay);
 	tern_memory_close(mem);
 	tern_config_free(&cfg);

@@ -36,13 +36,13 @@ int main(int argc, char **argv)
 	cfg.store.dir = argv[2]; /* argv outlives cfg: no copy needed */
 	cfg.relay.info.name = "minimal";
 
-	/* Validates cfg, opens the store, binds the port. */
+	/* Validates cfg and binds the port; the store opens when it runs
+	 * (which also ignores SIGPIPE: a client that vanished is not fatal). */
 	if ((rc = tern_relay_new(&relay, &cfg, err, sizeof err))) {
 		fprintf(stderr, "minimal: %s\n", err);
 		return 1;
 	}
 	rc = tern_policy_apply_defaults(relay);
-	signal(SIGPIPE, SIG_IGN); /* a client that vanished is not fatal */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (rc == 0)

@@ -130,7 +130,6 @@ int main(int argc, char **argv)
 	    (rc = tern_on_reject_filter(relay, owner, may_read, &al)) ||
 	    (rc = tern_on_reject_count_filter(relay, owner, may_read, &al)))
 		fprintf(stderr, "private: %s\n", tern_strerror(rc));
-	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (rc == 0)

@@ -72,8 +72,8 @@ int main(int argc, char **argv)
 	snprintf(notes_dir, sizeof notes_dir, "%s/notes", argv[2]);
 	snprintf(other_dir, sizeof other_dir, "%s/other", argv[2]);
 
-	/* The relay opens the store of its configuration: it takes the
-	 * events no earlier route wants. */
+	/* The store of the relay's configuration (opened by
+	 * tern_relay_store()) takes the events no earlier route wants. */
 	tern_config_defaults(&cfg);
 	cfg.relay.port = (uint16_t)atoi(argv[1]);
 	cfg.store.dir = other_dir;
@@ -98,16 +98,13 @@ int main(int argc, char **argv)
 	if (rc && notes)
 		fprintf(stderr, "router: %s\n", tern_strerror(rc));
 
-	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (rc == 0)
 		rc = tern_relay_run(relay);
-	/* The relay waits for the writes of its own store only: commit the
-	 * notes still queued (their callbacks reach into the relay) before
-	 * freeing it. Then the router, then the stores it points to. */
-	if (notes)
-		tern_store_flush(notes);
+	/* tern_relay_run() has waited for the router's backends (each
+	 * store's writer has committed what it had): free the relay, then
+	 * the router, then the stores it points to. */
 	tern_relay_free(relay);
 	tern_router_free(rt);
 	tern_store_close(notes);

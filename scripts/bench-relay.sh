@@ -3,6 +3,8 @@
 # with a fresh store and a generated config, drives it with
 # build/bench/bench_relay (ingest, REQ, fan-out, idle connections), stops
 # it by PID and prints each figure, its target and whether it is met.
+# Last, build/bench/bench_hooks measures the hook machinery per event
+# (no relay process) and its lines join the table.
 # See bench/README.md ("Relay benchmarks").
 #
 # Environment (defaults in brackets):
@@ -19,6 +21,7 @@ cd "$(dirname "$0")/.." || exit 1
 TERN=build/tern
 BR=build/bench/bench_relay
 BV=build/bench/bench_verify
+BH=build/bench/bench_hooks
 EVENTS=${RELAY_EVENTS:-build/bench/events-100k.jsonl}
 ING_N=${RELAY_INGEST_EVENTS:-20000}
 ING_C=${RELAY_INGEST_CONNS:-8}
@@ -153,6 +156,15 @@ start_server idle "$WORK/db-idle"
 scenario idle --conns "$IDLE_N" --batch "$IDLE_B"
 stop_server
 
+# (5) the hook machinery on the EVENT and fan-out paths with 0, 1 and 5
+# trivial hooks, against the raw verify of the same run (in process).
+if [ -x "$BH" ]; then
+	echo "bench-relay: hook machinery"
+	"$BH" | tee -a "$RES"
+else
+	echo "bench-relay: $BH is missing: hook figures skipped (make $BH)" >&2
+fi
+
 ING_US=$(val ingest_relay_cpu_us_per_event)
 ING_RATIO=$(calc '%.2f' "$ING_US / $V1")
 echo "ingest_cpu_ratio $ING_RATIO" | tee -a "$RES"
@@ -209,6 +221,11 @@ row "other processes on the machine: ingest / REQ / fan-out (cores)" \
 	"$(other ingest) / $(other req) / $(other fanout)" "" ""
 row "relay's busiest thread: ingest / REQ / fan-out (cores)" \
 	"$(first ingest_relay_thread_cores) / $(first req_relay_thread_cores) / $(first fanout_relay_thread_cores)" "" ""
+three() { echo "$(val "$1"_0_"$2") / $(val "$1"_1_"$2") / $(val "$1"_5_"$2")"; }
+row "hooks, EVENT path, 0 / 1 / 5 PASS hooks (ns per event)" "$(three hooks_event ns)" "" ""
+row "  ... / raw verify ($(val hooks_verify_ns) ns)" "$(three hooks_event of_verify)" "" ""
+row "hooks, fan-out, 0 / 1 / 5 PASS hooks (ns per delivery)" "$(three hooks_fanout ns)" "" ""
+row "  ... / raw verify" "$(three hooks_fanout of_verify)" "" ""
 lost=$(awk '$1 ~ /_conn_lost$/ { s += $2 } END { print s + 0 }' "$RES")
 [ "$lost" = 0 ] || echo "warning: $lost connection(s) lost during the run (see above)"
 if grep -q '_timeout 1$' "$RES"; then echo "warning: a scenario timed out (see above)"; fi

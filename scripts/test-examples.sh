@@ -56,7 +56,8 @@ free_port() {
 	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 }
 
-# start NAME ARGS...: starts $EXAMPLES/NAME PORT DIR/db ARGS... and waits
+# start NAME ARGS...: starts $EXAMPLES/NAME PORT DIR/db ARGS... (memstore:
+# PORT ARGS...), in DIR, and waits
 # until it accepts connections. Sets PID, PORT, URL, DIR, LOG.
 # Returns non-zero (with the log shown) if it does not come up.
 start() {
@@ -73,7 +74,13 @@ start() {
 	for _ in 1 2 3; do
 		PORT=$(free_port)
 		URL=ws://127.0.0.1:$PORT
-		"$bin" "$PORT" "$DIR/db" "$@" 2>>"$LOG" >/dev/null &
+		# From DIR: a relative store path (the default ./tern-db)
+		# lands there. memstore takes no store directory.
+		if [ "$name" = memstore ]; then
+			(cd "$DIR" && exec "$bin" "$PORT" "$@") 2>>"$LOG" >/dev/null &
+		else
+			(cd "$DIR" && exec "$bin" "$PORT" "$DIR/db" "$@") 2>>"$LOG" >/dev/null &
+		fi
 		PID=$!
 		CUR_PID=$PID
 		for _ in $(seq 1 150); do
@@ -153,7 +160,7 @@ run_example() {
 	stop "$name" || ok=false
 	if $ok; then
 		case $name in
-		memstore) check memstore --after "$DIR/db" || ok=false ;;
+		memstore) check memstore --after "$DIR" || ok=false ;;
 		router) check router --after "$DIR/db" "$DIR/ids.json" || ok=false ;;
 		esac
 	fi

@@ -4,9 +4,9 @@
  *
  * A relay reads and writes events through a backend: a table of functions
  * (tern_backend_ops) plus the pointer they receive first (self). One backend
- * stores the events the relay accepts (tern_relay_set_backend(); the default
- * is the LMDB store opened from the configuration); any number of extra
- * query sources may answer REQ and COUNT next to it
+ * stores the events the relay accepts (tern_relay_set_backend(); the
+ * default is the LMDB store of the configuration, opened when the relay
+ * runs); any number of extra query sources may answer REQ and COUNT next to it
  * (tern_relay_add_query_source()).
  *
  * How khatru's storage hooks map here:
@@ -141,6 +141,17 @@ typedef struct tern_backend_ops {
 	 */
 	int (*count_hll)(void *self, const tern_filter *f, unsigned offset,
 			 uint64_t *count, uint8_t regs[TERN_HLL_REGISTERS]);
+
+	/*
+	 * Blocks until every save that returned 0 before the call has
+	 * completed (its callback has run and the event is durable). The
+	 * relay calls it once when it stops, after its I/O threads have
+	 * ended and before tern_relay_run() returns, so no save is still on
+	 * its way when the caller frees the backend. Not from a save
+	 * callback. Optional: NULL when save completes before it returns
+	 * (the memory backend) or the backend has nothing to wait for.
+	 */
+	void (*flush)(void *self);
 } tern_backend_ops;
 
 /* ---- helpers for backend authors --------------------------------------- */
@@ -215,10 +226,12 @@ uint64_t tern_hll_estimate(const uint8_t regs[TERN_HLL_REGISTERS]);
  * have save and the three query functions; self stays the caller's and must
  * outlive the relay. Call before tern_relay_run(). Without this call the
  * relay uses the LMDB store of its configuration (tern_relay_store()),
- * which stays open either way. The relay waits for the writes of its
- * default store at shutdown; a custom backend whose save completes later
- * must finish its pending saves itself before it is freed.
- * Returns 0 or TERN_EINVAL.
+ * which is then opened by tern_relay_run(). With a backend set, that
+ * store is not opened at all (its directory need not exist) unless
+ * tern_relay_store() asks for it. At shutdown the relay waits for its
+ * backend: ops.flush when the backend has one (and the LMDB store, if it
+ * was opened), so a backend whose save completes later is idle once
+ * tern_relay_run() returns. Returns 0 or TERN_EINVAL.
  */
 int tern_relay_set_backend(tern_relay *r, const tern_backend_ops *ops,
 			   void *self);
@@ -245,8 +258,9 @@ void tern_relay_remove_query_sources(tern_relay *r, const void *owner);
  * tern_store_submit() (without waiting: TERN_EFULL when its queue is full;
  * the callback runs on the store's writer thread after the commit);
  * delete_event is tern_store_delete() of one id; the queries and count are
- * the store's. store, replace and count_hll are NULL (the writer applies the
- * rules itself; HLL values come from queries).
+ * the store's; flush is tern_store_flush(). store, replace and count_hll
+ * are NULL (the writer applies the rules itself; HLL values come from
+ * queries).
  */
 extern const tern_backend_ops tern_lmdb_backend;
 

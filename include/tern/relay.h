@@ -44,27 +44,39 @@ extern "C" {
 typedef struct tern_relay tern_relay;
 
 /*
- * Creates a relay for cfg: validates cfg, opens the store in
- * cfg->store.dir (creating it if needed), and binds one listening socket
+ * Creates a relay for cfg: validates cfg and binds one listening socket
  * per I/O thread to relay.bind:relay.port (SO_REUSEPORT), so that a busy
  * port is reported here rather than by tern_relay_run(). No thread is
- * started yet.
+ * started yet, and the store of cfg->store is not opened yet: the relay
+ * opens it when it needs it (tern_relay_run() without a backend set by
+ * tern_relay_set_backend(), or tern_relay_store()), so a relay with its
+ * own backend needs no store directory.
  *
  * On failure *out is NULL and, when errcap > 0, err gets a one-line
  * message (e.g. "bind 127.0.0.1:7777: address already in use").
- * Returns 0, TERN_EINVAL (invalid configuration), TERN_ENOMEM, a store
- * error (tern_store_open()) or -errno (socket, bind, listen).
+ * Returns 0, TERN_EINVAL (invalid configuration), TERN_ENOMEM or -errno
+ * (socket, bind, listen).
  * Call from one thread; the relay may then be run from any one thread.
  */
 int tern_relay_new(tern_relay **out, const tern_config *cfg, char *err,
 		   size_t errcap);
 
 /*
- * Serves clients until tern_relay_stop(): starts the I/O threads (the
- * calling thread runs the first of them) and returns once they have all
- * finished and the store's writer has committed every event it had
- * accepted. Returns 0, or -errno / TERN_ENOMEM when a thread could not be
- * started (then nothing is left running). May be called once per relay.
+ * Serves clients until tern_relay_stop(): opens the LMDB store of the
+ * configuration if the relay stores into it (no tern_relay_set_backend()),
+ * starts the I/O threads (the calling thread runs the first of them) and
+ * returns once they have all finished and the backend has completed every
+ * save it had accepted (the LMDB store's writer has committed them; a
+ * custom backend's ops.flush, tern/backend.h).
+ *
+ * SIGPIPE: a write to a client that has gone raises SIGPIPE, whose default
+ * action kills the process. When its disposition is SIG_DFL, this sets it
+ * to SIG_IGN (process-wide, and left so after return); a handler the
+ * program installed is kept. Embedding programs need not ignore it.
+ *
+ * Returns 0; a store error (tern_store_open(), whose message is logged);
+ * or -errno / TERN_ENOMEM when a thread could not be started (then
+ * nothing is left running). May be called once per relay.
  */
 int tern_relay_run(tern_relay *r);
 
@@ -111,8 +123,12 @@ typedef struct tern_relay_stats {
 /* Fills *st. Thread-safe. */
 void tern_relay_stats_get(tern_relay *r, tern_relay_stats *st);
 
-/* The relay's store (for reading, or for tools in the same process).
- * Valid until tern_relay_free(). */
+/*
+ * The LMDB store of the configuration (for reading, for tools in the same
+ * process, or as a route of a tern/router.h router), opened by this call
+ * if it is not open yet. NULL when it cannot be opened (the reason is
+ * logged). Valid until tern_relay_free(). Thread-safe.
+ */
 tern_store *tern_relay_store(tern_relay *r);
 
 /* ---- relay-level calls (the framework: see tern/hooks.h) -------------- */
@@ -173,7 +189,8 @@ int tern_relay_foreach_live_filter(tern_relay *r, tern_live_filter_fn cb,
 
 /*
  * Frees a relay that is not running (never run, or tern_relay_run() has
- * returned): closes listeners and the store. r may be NULL.
+ * returned): closes listeners and the store (if it was opened). r may be
+ * NULL.
  */
 void tern_relay_free(tern_relay *r);
 

@@ -25,12 +25,16 @@
  *     tern_router_new(&rt);
  *     tern_router_add(rt, is_chat, wants_chat, NULL, &tern_memory_backend, mem);
  *     tern_router_add(rt, any_event, any_filter, NULL, &tern_lmdb_backend,
- *                     tern_relay_store(r));
+ *                     tern_relay_store(r));    // opens the configured store
  *     tern_relay_set_backend(r, &tern_router_backend, rt);
  *     tern_relay_run(r);
  *     ...
  *     tern_relay_free(r);
  *     tern_router_free(rt);
+ *
+ * At shutdown the relay flushes its backend: the router's flush calls the
+ * flush of every route's backend (tern_backend_ops.flush), so once
+ * tern_relay_run() has returned no routed save is still completing.
  *
  * Threads: matchers run on the relay's I/O threads, concurrently: they must
  * be thread-safe and must not block. Add routes before the relay runs.

@@ -54,6 +54,11 @@ static int l_count(void *self, const tern_filter *fs, size_t n,
 	return tern_store_count(self, fs, n, count);
 }
 
+static void l_flush(void *self)
+{
+	tern_store_flush(self);
+}
+
 const tern_backend_ops tern_lmdb_backend = {
 	.name = "lmdb",
 	.save = l_save,
@@ -65,4 +70,5 @@ const tern_backend_ops tern_lmdb_backend = {
 	.query_end = l_query_end,
 	.count = l_count,
 	.count_hll = NULL,
+	.flush = l_flush,
 };

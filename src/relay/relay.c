@@ -1,5 +1,6 @@
 /* The relay object: threads, settings, the writer hand-off (relay.h). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,54 @@ void tern__relay_write_cb(void *ctx, const tern_write_result *res)
 
 /* ---- public API ------------------------------------------------------- */
 
+/*
+ * Opens the configuration's LMDB store unless it is open. Under r->mu:
+ * hooks may ask for it (tern_relay_store()) from several threads.
+ */
+static int relay_store_open(tern_relay *r, char *err, size_t errcap)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&r->mu);
+	if (!r->store)
+		rc = tern_store_open(&r->store, &r->store_opts, err, errcap);
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+/*
+ * Whether the relay stores into the configuration's LMDB store: no
+ * backend was set, or the one set is that store. A source list made by
+ * tern_relay_add_query_source() before the store was opened names it
+ * with a NULL self.
+ */
+static bool uses_default_store(const tern_relay *r)
+{
+	const tern__source *b;
+
+	if (!r->sources)
+		return true;
+	b = &r->sources->v[0];
+	return b->ops == &tern_lmdb_backend &&
+	       (!b->self || b->self == r->store);
+}
+
+/* A client that vanishes mid-write raises SIGPIPE: a relay must not die
+ * of it. Only the default disposition is changed, so a program that
+ * installed its own handler keeps it. */
+static void ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 &&
+	    !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL) {
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_IGN;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGPIPE, &sa, NULL);
+	}
+}
+
 static int relay_new(tern_relay **out, const tern_config *cfg, bool listen,
 		     char *err, size_t errcap)
 {
@@ -223,16 +272,15 @@ static int relay_new(tern_relay **out, const tern_config *cfg, bool listen,
 					  r);
 	if (rc)
 		goto fail;
-	{
-		tern_store_options so = cfg->store;
-
-		/* NIP-09 outcomes go through the hooks (writer thread). */
-		so.deletion_outcome = tern__run_deletion_outcome;
-		so.deletion_outcome_wanted = tern__deletion_outcome_wanted;
-		so.deletion_outcome_ctx = r;
-		rc = tern_store_open(&r->store, &so, err, errcap);
-	}
-	if (rc)
+	r->store_opts = cfg->store;
+	r->store_opts.dir = r->store_dir;
+	/* NIP-09 outcomes go through the hooks (writer thread). */
+	r->store_opts.deletion_outcome = tern__run_deletion_outcome;
+	r->store_opts.deletion_outcome_wanted = tern__deletion_outcome_wanted;
+	r->store_opts.deletion_outcome_ctx = r;
+	/* A detached relay is driven without tern_relay_run(): its store
+	 * is there from the start. */
+	if (!listen && (rc = relay_store_open(r, err, errcap)))
 		goto fail;
 	r->io = calloc(r->nio, sizeof *r->io);
 	if (!r->io) {
@@ -273,16 +321,38 @@ static void *io_main(void *arg)
 
 int tern_relay_run(tern_relay *r)
 {
+	const tern_backend_ops *bops = &tern_lmdb_backend;
+	void *bself = NULL;
+	char err[256] = "";
+	bool own;
 	int rc = 0;
 
 	if (r->ran)
 		return TERN_EINVAL;
 	r->ran = true;
+	ignore_sigpipe();
+	if (uses_default_store(r)) {
+		rc = relay_store_open(r, err, sizeof err);
+		if (rc) {
+			tern_log(TERN_LOG_ERROR, "relay", "store: %s",
+				 err[0] ? err : tern_strerror(rc));
+			return rc;
+		}
+		if (r->sources)
+			r->sources->v[0].self = r->store;
+		bself = r->store;
+	} else {
+		bops = r->sources->v[0].ops;
+		bself = r->sources->v[0].self;
+	}
+	own = bops == &tern_lmdb_backend && bself == r->store;
 	tern_log(TERN_LOG_INFO, "relay", "tern " TERN_VERSION " listening on "
-		 "%s%s%s:%u, %u I/O thread%s, store %s; settings: %s",
+		 "%s%s%s:%u, %u I/O thread%s, %s %s; settings: %s",
 		 strchr(r->bind, ':') ? "[" : "", r->bind,
 		 strchr(r->bind, ':') ? "]" : "", (unsigned)r->port, r->nio,
-		 r->nio == 1 ? "" : "s", r->store_dir, r->settings_diff);
+		 r->nio == 1 ? "" : "s", own ? "store" : "backend",
+		 own ? r->store_dir : (bops->name ? bops->name : "custom"),
+		 r->settings_diff);
 	for (unsigned i = 1; i < r->nio; i++) {
 		rc = -pthread_create(&r->io[i]->thread, NULL, io_main,
 				     r->io[i]);
@@ -298,8 +368,13 @@ int tern_relay_run(tern_relay *r)
 	for (unsigned i = 1; i < r->nio; i++)
 		if (r->io[i]->thread_started)
 			pthread_join(r->io[i]->thread, NULL);
-	/* Everything the writer accepted is committed before we return. */
-	tern_store_flush(r->store);
+	/* Everything the backend accepted is durable before we return: the
+	 * backend's flush, and the LMDB store's (a router or a hook may
+	 * write to it besides the backend). */
+	if (!own && bops->flush)
+		bops->flush(bself);
+	if (r->store)
+		tern_store_flush(r->store);
 	tern_log(TERN_LOG_INFO, "relay", "stopped");
 	return rc;
 }
@@ -358,6 +433,12 @@ void tern_relay_stats_get(tern_relay *r, tern_relay_stats *st)
 
 tern_store *tern_relay_store(tern_relay *r)
 {
+	char err[256] = "";
+	int rc = relay_store_open(r, err, sizeof err);
+
+	if (rc)
+		tern_log(TERN_LOG_ERROR, "relay", "store: %s",
+			 err[0] ? err : tern_strerror(rc));
 	return r->store;
 }
 

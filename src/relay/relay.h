@@ -29,7 +29,10 @@ typedef struct tern__io tern__io;
 typedef struct tern__conn tern__conn;
 
 struct tern_relay {
-	tern_store *store;
+	tern_store *store;       /* the configuration's LMDB store, opened
+				    on first need (relay.c: relay_store_open)
+				    under mu; NULL until then */
+	tern_store_options store_opts; /* to open it (dir = store_dir) */
 	struct tern__sources *sources; /* backend + query sources (sources.h);
 					  NULL: the store alone */
 	tern__hooks hooks;
@@ -42,7 +45,7 @@ struct tern_relay {
 	char *store_dir;         /* for the start-up line */
 	char *settings_diff;     /* settings differing from the defaults */
 
-	pthread_mutex_t mu;      /* guards set */
+	pthread_mutex_t mu;      /* guards set, and store while it opens */
 	tern__settings *set;     /* current settings (each thread holds its
 				    own reference, updated by reloads) */
 	atomic_bool stop;

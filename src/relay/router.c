@@ -268,6 +268,17 @@ static int r_count_hll(void *self, const tern_filter *f, unsigned offset,
 				      count, regs);
 }
 
+/* Waits for every route's backend (a backend on two routes is flushed
+ * twice: a flush with nothing pending returns at once). */
+static void r_flush(void *self)
+{
+	tern_router *rt = self;
+
+	for (size_t i = 0; i < rt->n; i++)
+		if (rt->v[i].ops->flush)
+			rt->v[i].ops->flush(rt->v[i].self);
+}
+
 const tern_backend_ops tern_router_backend = {
 	.name = "router",
 	.save = r_save,
@@ -276,4 +287,5 @@ const tern_backend_ops tern_router_backend = {
 	.query_end = r_query_end,
 	.count = r_count,
 	.count_hll = r_count_hll,
+	.flush = r_flush,
 };

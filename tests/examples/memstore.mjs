@@ -1,20 +1,28 @@
 // examples/memstore.c: events live in the in-memory backend. Publish +
 // REQ work, the NIP-01 replaceable rule holds (it comes with the backend),
-// and, checked after the relay stopped, the LMDB store in DBDIR holds
-// nothing.
+// and, checked after the relay stopped, no LMDB store was ever opened: the
+// relay ran in DIR with the default store.dir (./tern-db), and neither
+// that directory nor any LMDB file exists there.
 //
 //     node tests/examples/memstore.mjs URL          while the relay runs
-//     node tests/examples/memstore.mjs --after DBDIR after it stopped
+//     node tests/examples/memstore.mjs --after DIR  after it stopped
 
-import { assert, Client, assertOk, keys, mkEvent, now, run, scanStore } from './common.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { assert, Client, assertOk, keys, mkEvent, now, run } from './common.mjs';
 
 if (process.argv[2] === '--after') {
 	const dir = process.argv[3];
 	await run('memstore', [
-		['the LMDB store in DBDIR stayed empty', async () => {
-			assert.deepEqual(scanStore(dir), []);
+		['no LMDB store was opened (no ./tern-db, no data.mdb)', async () => {
+			assert.ok(fs.existsSync(dir), `${dir} exists`);
+			assert.equal(fs.existsSync(path.join(dir, 'tern-db')), false);
+			const mdb = fs.readdirSync(dir, { recursive: true })
+				.filter((f) => String(f).endsWith('.mdb'));
+			assert.deepEqual(mdb, []);
 		}],
 	]);
+	process.exit(0);
 }
 
 const url = process.argv[2];

@@ -9,11 +9,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,9 +74,21 @@ static void relay_create(unsigned threads)
 	tern_config_free(&cfg);
 }
 
+static bool running;
+
 static void relay_start(void)
 {
 	cr_assert_eq(pthread_create(&runner, NULL, run_main, relay), 0);
+	running = true;
+}
+
+/* Stops the relay and waits until tern_relay_run() has returned. */
+static void relay_join(void)
+{
+	tern_relay_stop(relay);
+	if (running)
+		pthread_join(runner, NULL);
+	running = false;
 }
 
 static void relay_finish(void)
@@ -83,8 +97,7 @@ static void relay_finish(void)
 
 	if (!relay)
 		return;
-	tern_relay_stop(relay);
-	pthread_join(runner, NULL);
+	relay_join();
 	tern_relay_free(relay);
 	relay = NULL;
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dbdir);
@@ -1336,4 +1349,228 @@ Test(hooks, router_routes_events_and_filters)
 	tern_memory_close(rest);
 	free(e1);
 	free(e7);
+}
+
+/* ---- the configured store opens lazily; backends are flushed ----------- */
+
+/* A backend over a tern_memory whose saves complete later, on a thread of
+ * their own, and whose flush waits for them. */
+typedef struct late {
+	tern_memory *mem;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int pending;
+	atomic_int flushes;
+} late;
+
+typedef struct late_save {
+	late *l;
+	tern_write_result res;
+	tern_store_write_cb cb;
+	void *ctx;
+} late_save;
+
+static void *late_main(void *arg)
+{
+	late_save *s = arg;
+	late *l = s->l;
+
+	usleep(100000);
+	if (s->cb)
+		s->cb(s->ctx, &s->res);
+	pthread_mutex_lock(&l->mu);
+	l->pending--;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	free(s);
+	return NULL;
+}
+
+static void late_cb(void *ctx, const tern_write_result *res)
+{
+	((late_save *)ctx)->res = *res;
+}
+
+static int late_save_fn(void *self, const tern_event *ev,
+			tern_store_write_cb cb, void *ctx)
+{
+	late *l = self;
+	late_save *s = calloc(1, sizeof *s);
+	pthread_t t;
+	int rc;
+
+	cr_assert_not_null(s);
+	s->l = l;
+	s->cb = cb;
+	s->ctx = ctx;
+	rc = tern_memory_backend.save(l->mem, ev, late_cb, s);
+	cr_assert_eq(rc, 0);
+	pthread_mutex_lock(&l->mu);
+	l->pending++;
+	pthread_mutex_unlock(&l->mu);
+	cr_assert_eq(pthread_create(&t, NULL, late_main, s), 0);
+	pthread_detach(t);
+	return 0;
+}
+
+static void late_flush(void *self)
+{
+	late *l = self;
+
+	atomic_fetch_add(&l->flushes, 1);
+	pthread_mutex_lock(&l->mu);
+	while (l->pending)
+		pthread_cond_wait(&l->cv, &l->mu);
+	pthread_mutex_unlock(&l->mu);
+}
+
+static int late_qb(void *self, const tern_filter *fs, size_t n,
+		   uint32_t cap, void **q)
+{
+	return tern_memory_backend.query_begin(((late *)self)->mem, fs, n, cap,
+					       q);
+}
+
+static int late_qn(void *self, void *q, uint32_t max, tern_store_visit_cb cb,
+		   void *ctx)
+{
+	return tern_memory_backend.query_next(((late *)self)->mem, q, max, cb,
+					      ctx);
+}
+
+static void late_qe(void *self, void *q)
+{
+	tern_memory_backend.query_end(((late *)self)->mem, q);
+}
+
+static const tern_backend_ops late_backend = {
+	.name = "late",
+	.save = late_save_fn,
+	.query_begin = late_qb,
+	.query_next = late_qn,
+	.query_end = late_qe,
+	.flush = late_flush,
+};
+
+static void late_init(late *l)
+{
+	memset(l, 0, sizeof *l);
+	cr_assert_eq(tern_memory_open(&l->mem, NULL), 0);
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+}
+
+/* A relay with its own backend: its store.dir is a path that must never
+ * be created. */
+static void relay_create_nostore(char *never, size_t cap)
+{
+	tern_config cfg;
+	char err[256];
+
+	strcpy(dbdir, "/tmp/tern-hooks-XXXXXX");
+	cr_assert_not_null(mkdtemp(dbdir));
+	snprintf(never, cap, "%s/never", dbdir);
+	tern_config_defaults(&cfg);
+	cfg.relay.port = port = free_port();
+	cfg.relay.io_threads = 2;
+	cfg.relay.log_level = TERN_LOG_ERROR;
+	cfg.store.dir = never;
+	cr_assert_eq(tern_relay_new(&relay, &cfg, err, sizeof err), 0, "%s",
+		     err);
+	tern_config_free(&cfg);
+}
+
+Test(hooks, custom_backend_needs_no_store_and_is_flushed)
+{
+	char never[128], buf[4096], *e;
+	struct sigaction sa;
+	struct stat st;
+	late l;
+	int fd;
+
+	/* The test runner may have left SIGPIPE ignored: start from the
+	 * default to see the relay change it. */
+	signal(SIGPIPE, SIG_DFL);
+	late_init(&l);
+	relay_create_nostore(never, sizeof never);
+	cr_assert_eq(stat(never, &st), -1, "store opened by tern_relay_new");
+	cr_assert_eq(tern_relay_set_backend(relay, &late_backend, &l), 0);
+	relay_start();
+	fd = ws_connect(NULL);
+	e = note("kept late");
+	cr_assert_not_null(strstr(publish(fd, e, buf, sizeof buf), ",true,"));
+	/* One more whose save is still completing when the relay stops. */
+	free(e);
+	e = note("in flight at stop");
+	publish_msg(fd, e);
+	usleep(20000);
+	cr_assert_eq(sigaction(SIGPIPE, NULL, &sa), 0);
+	cr_assert(sa.sa_handler == SIG_IGN, "SIGPIPE is not ignored");
+	close(fd);
+	relay_join();
+	/* tern_relay_run() returned after the backend's flush. */
+	cr_assert_eq(atomic_load(&l.flushes), 1);
+	cr_assert_eq(l.pending, 0);
+	cr_assert_eq(rows_in(l.mem, "{}"), 2);
+	cr_assert_eq(stat(never, &st), -1, "the unused store was opened");
+	relay_finish();
+	tern_memory_close(l.mem);
+	free(e);
+}
+
+static void keep_handler(int sig)
+{
+	(void)sig;
+}
+
+Test(hooks, own_sigpipe_handler_kept_and_store_opened_on_demand)
+{
+	char never[128];
+	struct sigaction sa;
+	struct stat st;
+	late l;
+
+	signal(SIGPIPE, keep_handler);
+	late_init(&l);
+	relay_create_nostore(never, sizeof never);
+	cr_assert_eq(tern_relay_set_backend(relay, &late_backend, &l), 0);
+	relay_start();
+	usleep(50000);
+	cr_assert_eq(sigaction(SIGPIPE, NULL, &sa), 0);
+	cr_assert(sa.sa_handler == keep_handler);
+	/* tern_relay_store() opens the configured store when asked. */
+	cr_assert_not_null(tern_relay_store(relay));
+	cr_assert_eq(stat(never, &st), 0);
+	relay_finish();
+	tern_memory_close(l.mem);
+}
+
+Test(hooks, router_flushes_route_backends)
+{
+	char *e;
+	tern_router *rt;
+	late l;
+	int fd;
+
+	late_init(&l);
+	cr_assert_eq(tern_router_new(&rt), 0);
+	cr_assert_eq(tern_router_add(rt, ev_any, f_any, NULL, &late_backend,
+				     &l), 0);
+	relay_create(1);
+	cr_assert_eq(tern_relay_set_backend(relay, &tern_router_backend, rt),
+		     0);
+	relay_start();
+	fd = ws_connect(NULL);
+	e = note("routed late");
+	publish_msg(fd, e);
+	usleep(20000);
+	close(fd);
+	relay_join();
+	cr_assert_eq(atomic_load(&l.flushes), 1);
+	cr_assert_eq(l.pending, 0);
+	cr_assert_eq(rows_in(l.mem, "{}"), 1);
+	relay_finish();
+	tern_router_free(rt);
+	tern_memory_close(l.mem);
+	free(e);
 }
