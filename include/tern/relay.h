@@ -14,7 +14,8 @@
  *     tern_config_defaults(&cfg);
  *     ... load a file, apply flags ...
  *     tern_relay *r;
- *     if (tern_relay_new(&r, &cfg) == 0) {
+ *     char err[256];
+ *     if (tern_relay_new(&r, &cfg, err, sizeof err) == 0) {
  *             tern_relay_run(r);      // blocks until tern_relay_stop()
  *             tern_relay_free(r);
  *     }
