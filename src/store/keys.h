@@ -18,6 +18,7 @@
 #include <tern/types.h>
 
 #define TERN__KEY_SUFFIX 24     /* created_at + ~id prefix + serial */
+#define TERN__KEY_ID 8          /* id bytes in an "id" key (DUPSORT) */
 #define TERN__KEY_TAG_MAX 182   /* tag value bytes kept in a tag key */
 #define TERN__KEY_TAG_TRUNC 183 /* length byte of a truncated tag value */
 #define TERN__KEY_TAG_HEX32 184 /* length byte of a 64-hex value kept as

@@ -236,14 +236,86 @@ static size_t addr_key(uint8_t *key, const tern_event *ev)
 	return tern__keys_addr(key, (uint16_t)ev->kind, ev->pubkey, d);
 }
 
+/* The id entry's key: the first TERN__KEY_ID bytes of the id. */
+static inline MDB_val id_key(const uint8_t id[32])
+{
+	MDB_val k = { TERN__KEY_ID, (void *)id };
+
+	return k;
+}
+
+/*
+ * Whether one of the serials stored under id's key (the cursor is on its
+ * first) is the event id itself: its record header holds the whole id.
+ * Returns 0 with *serial set, MDB_NOTFOUND or an error.
+ */
+static int id_scan(tern_store *s, MDB_txn *txn, MDB_cursor *c,
+		   const uint8_t id[32], MDB_val *k, uint64_t *serial)
+{
+	MDB_val v, rec;
+	int rc;
+
+	for (rc = mdb_cursor_get(c, k, &v, MDB_FIRST_DUP); !rc;
+	     rc = mdb_cursor_get(c, k, &v, MDB_NEXT_DUP)) {
+		uint64_t sr;
+
+		if (v.mv_size != 8)
+			return MDB_CORRUPTED;
+		sr = tern__be64_get(v.mv_data);
+		rc = tern__records_get(s, txn, sr, &rec);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc)
+			return rc;
+		if (!memcmp(tern__hdr_id(rec.mv_data), id, 32)) {
+			*serial = sr;
+			return 0;
+		}
+	}
+	return rc;
+}
+
 int tern__records_claim_id(tern_store *s, MDB_txn *txn, const uint8_t id[32],
 			   uint64_t serial)
 {
 	uint8_t skey[8];
-	MDB_val k = { 32, (void *)id }, v = { 8, skey };
+	MDB_val k = id_key(id), v = { 8, skey };
+	MDB_cursor *c;
+	uint64_t found;
+	int rc;
 
 	tern__be64_put(skey, serial);
-	return mdb_put(txn, s->dbi[TERN__DB_ID], &k, &v, MDB_NOOVERWRITE);
+	/* Nearly always the key is new: the insertion is the whole check. */
+	rc = mdb_put(txn, s->dbi[TERN__DB_ID], &k, &v, MDB_NOOVERWRITE);
+	if (rc != MDB_KEYEXIST)
+		return rc;
+	/* The key is taken: the same id, or another one that starts with
+	 * the same TERN__KEY_ID bytes. The record headers tell. */
+	if ((rc = mdb_cursor_open(txn, s->dbi[TERN__DB_ID], &c)))
+		return rc;
+	k = id_key(id);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+	if (!rc)
+		rc = id_scan(s, txn, c, id, &k, &found);
+	mdb_cursor_close(c);
+	if (!rc)
+		return MDB_KEYEXIST;
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	k = id_key(id);
+	v.mv_size = 8;
+	v.mv_data = skey;
+	return mdb_put(txn, s->dbi[TERN__DB_ID], &k, &v, 0);
+}
+
+int tern__records_unclaim_id(tern_store *s, MDB_txn *txn,
+			     const uint8_t id[32], uint64_t serial)
+{
+	uint8_t skey[8];
+	MDB_val k = id_key(id), v = { 8, skey };
+
+	tern__be64_put(skey, serial);
+	return mdb_del(txn, s->dbi[TERN__DB_ID], &k, &v);
 }
 
 int tern__records_put(tern_store *s, MDB_txn *txn, const tern_event *ev,
@@ -306,15 +378,29 @@ int tern__records_get(tern_store *s, MDB_txn *txn, uint64_t serial,
 int tern__records_find(tern_store *s, MDB_txn *txn, const uint8_t id[32],
 		       uint64_t *serial)
 {
-	MDB_val k = { 32, (void *)id }, v;
+	MDB_val k = id_key(id), v, rec;
+	MDB_cursor *c;
 	int rc = mdb_get(txn, s->dbi[TERN__DB_ID], &k, &v);
 
 	if (rc)
 		return rc;
 	if (v.mv_size != 8)
 		return MDB_CORRUPTED;
+	/* The first serial under the key is nearly always the event. */
 	*serial = tern__be64_get(v.mv_data);
-	return 0;
+	rc = tern__records_get(s, txn, *serial, &rec);
+	if (!rc && !memcmp(tern__hdr_id(rec.mv_data), id, 32))
+		return 0;
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, s->dbi[TERN__DB_ID], &c)))
+		return rc;
+	k = id_key(id);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+	if (!rc)
+		rc = id_scan(s, txn, c, id, &k, serial);
+	mdb_cursor_close(c);
+	return rc;
 }
 
 int tern__records_remove(tern_store *s, MDB_txn *txn, uint64_t serial,
@@ -342,10 +428,8 @@ int tern__records_remove(tern_store *s, MDB_txn *txn, uint64_t serial,
 	    (rc = for_each_index(s, txn, &ev, serial, b, true)))
 		return rc;
 
-	k.mv_size = 32;
-	k.mv_data = ev.id;
-	if ((rc = mdb_del(txn, s->dbi[TERN__DB_ID], &k, NULL)) &&
-	    rc != MDB_NOTFOUND)
+	rc = tern__records_unclaim_id(s, txn, ev.id, serial);
+	if (rc && rc != MDB_NOTFOUND)
 		return rc;
 
 	if (tern_kind_is_replaceable(ev.kind) ||

@@ -58,12 +58,19 @@ int tern__ixbatch_apply(tern_store *s, MDB_txn *txn, tern__ixbatch *b,
 			uint32_t *owner);
 
 /*
- * Reserves the id entry of ev (id -> serial) with MDB_NOOVERWRITE: it is
- * the duplicate check and the insertion in one search. Returns 0,
- * MDB_KEYEXIST when the id is stored already, or an error.
+ * Reserves the id entry of ev (first TERN__KEY_ID id bytes -> serial):
+ * inserted with MDB_NOOVERWRITE, the duplicate check and the insertion in
+ * one search while the key is new; a taken key is resolved against the
+ * record headers of its serials. Returns 0, MDB_KEYEXIST when the id is
+ * stored already, or an error.
  */
 int tern__records_claim_id(tern_store *s, MDB_txn *txn, const uint8_t id[32],
 			   uint64_t serial);
+
+/* Takes out the id entry (id, serial). Returns 0, MDB_NOTFOUND or an
+ * error. */
+int tern__records_unclaim_id(tern_store *s, MDB_txn *txn,
+			     const uint8_t id[32], uint64_t serial);
 
 /*
  * Stores ev under serial: the record (header + canonical JSON), the
@@ -90,7 +97,8 @@ int tern__records_remove(tern_store *s, MDB_txn *txn, uint64_t serial,
 int tern__records_get(tern_store *s, MDB_txn *txn, uint64_t serial,
 		      MDB_val *val);
 
-/* Looks up the serial of event id. Returns 0, MDB_NOTFOUND or an error. */
+/* Looks up the serial of event id (the id entry's serials are checked
+ * against their record headers). Returns 0, MDB_NOTFOUND or an error. */
 int tern__records_find(tern_store *s, MDB_txn *txn, const uint8_t id[32],
 		       uint64_t *serial);
 

@@ -29,6 +29,14 @@ const char *const tern__store_db_names[TERN__DB_COUNT] = {
 	"exp", "tomb_id", "tomb_addr",
 };
 
+/* "id" maps the first TERN__KEY_ID id bytes to serials (several only when
+ * ids share those bytes): 24-byte leaf nodes instead of 48, so a batch
+ * dirties about half as many of its pages. */
+static unsigned db_flags(int i)
+{
+	return i == TERN__DB_ID ? MDB_DUPSORT | MDB_DUPFIXED : 0;
+}
+
 const tern_event_limits tern__store_parse_limits = {
 	.max_json = (size_t)1 << 30,
 	.max_content = (size_t)1 << 30,
@@ -380,7 +388,7 @@ static int create_store(tern_store *s)
 		return rc;
 	for (int i = 0; i < TERN__DB_COUNT; i++) {
 		if ((rc = mdb_dbi_open(txn, tern__store_db_names[i],
-				       MDB_CREATE, &dbi)))
+				       MDB_CREATE | db_flags(i), &dbi)))
 			goto fail;
 	}
 	if ((rc = mdb_dbi_open(txn, "meta", 0, &dbi)))
@@ -416,9 +424,20 @@ static int open_dbis(tern_store *s)
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
 		return rc;
 	for (int i = 0; i < TERN__DB_COUNT; i++) {
-		if ((rc = mdb_dbi_open(txn, tern__store_db_names[i], 0,
-				       &s->dbi[i])))
+		unsigned fl;
+
+		if ((rc = mdb_dbi_open(txn, tern__store_db_names[i],
+				       db_flags(i), &s->dbi[i])))
 			goto fail;
+		/* LMDB keeps a database's own flags when it is opened with
+		 * others: a store written before "id" became DUPSORT would
+		 * be read with the wrong keys. */
+		if ((rc = mdb_dbi_flags(txn, s->dbi[i], &fl)))
+			goto fail;
+		if ((fl & (MDB_DUPSORT | MDB_DUPFIXED)) != db_flags(i)) {
+			rc = MDB_INCOMPATIBLE;
+			goto fail;
+		}
 	}
 	if ((rc = mdb_get(txn, s->dbi[TERN__DB_META], &k, &v)))
 		goto fail;

@@ -102,13 +102,11 @@ static int reject(tern_write_result *res, tern_prefix p, const char *msg)
 
 /* Refuses event i of the batch after its id entry was claimed: takes the
  * entry out again. Returns an LMDB code. */
-static int unclaim(wstate *w, MDB_txn *txn, uint32_t i, tern_prefix p,
-		   const char *msg)
+static int unclaim(wstate *w, MDB_txn *txn, uint32_t i, uint64_t serial,
+		   tern_prefix p, const char *msg)
 {
-	MDB_val k = { 32, (void *)w->jobs[i]->ev.id };
-
 	reject(&w->res[i], p, msg);
-	return mdb_del(txn, w->s->dbi[TERN__DB_ID], &k, NULL);
+	return tern__records_unclaim_id(w->s, txn, w->jobs[i]->ev.id, serial);
 }
 
 /* Records a tombstone time, keeping the latest one. */
@@ -289,7 +287,7 @@ static int apply_event(wstate *w, MDB_txn *txn, uint32_t i, uint64_t *serial)
 		k.mv_data = key;
 		rc = mdb_get(txn, s->dbi[TERN__DB_TOMB_ID], &k, &v);
 		if (!rc)
-			return unclaim(w, txn, i, TERN_PREFIX_BLOCKED,
+			return unclaim(w, txn, i, *serial, TERN_PREFIX_BLOCKED,
 				       "this event was deleted");
 		if (rc != MDB_NOTFOUND)
 			return rc;
@@ -306,7 +304,7 @@ static int apply_event(wstate *w, MDB_txn *txn, uint32_t i, uint64_t *serial)
 		rc = mdb_get(txn, s->dbi[TERN__DB_TOMB_ADDR], &k, &v);
 		if (!rc && v.mv_size == 8 &&
 		    ev->created_at <= tern__be64_get(v.mv_data))
-			return unclaim(w, txn, i, TERN_PREFIX_BLOCKED,
+			return unclaim(w, txn, i, *serial, TERN_PREFIX_BLOCKED,
 				       "this event was deleted");
 		if (rc && rc != MDB_NOTFOUND)
 			return rc;
@@ -323,7 +321,7 @@ static int apply_event(wstate *w, MDB_txn *txn, uint32_t i, uint64_t *serial)
 			if (oc > ev->created_at ||
 			    (oc == ev->created_at &&
 			     memcmp(tern__hdr_id(v.mv_data), ev->id, 32) < 0))
-				return unclaim(w, txn, i,
+				return unclaim(w, txn, i, *serial,
 					       TERN_PREFIX_DUPLICATE,
 					       "have a newer version of this "
 					       "event");

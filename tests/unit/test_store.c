@@ -15,6 +15,7 @@
 #include <tern/error.h>
 #include <tern/event.h>
 #include <tern/filter.h>
+#include <tern/hex.h>
 #include <tern/store.h>
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -280,6 +281,97 @@ Test(store, store_get_duplicate)
 	cr_assert_eq(tern_store_get(st_s, id, st_collect, NULL),
 		     TERN_ENOTFOUND);
 	free(j);
+}
+
+/* An event whose id is prefix8 (16 hex digits) followed by 48 times c. */
+static char *st_ev_hexid(const char *prefix8, char c, uint8_t pk,
+			 uint64_t created_at, uint32_t kind, const char *tags)
+{
+	char tail[49], hex[65];
+
+	memset(tail, c, 48);
+	tail[48] = '\0';
+	snprintf(hex, sizeof hex, "%s%s", prefix8, tail);
+	char *j = st_ev(0, pk, created_at, kind, tags, "");
+	char *at = strstr(j, "\"id\":\"") + 6;
+
+	memcpy(at, hex, 64);
+	return j;
+}
+
+static void st_id_hex(uint8_t id[32], const char *j)
+{
+	cr_assert(tern_hex_decode(id, strstr(j, "\"id\":\"") + 6, 32));
+}
+
+/* The id index keys the first 8 id bytes: ids that share them must stay
+ * distinct events in every path (duplicate check, lookups, refusal,
+ * deletion). */
+Test(store, ids_sharing_first_bytes)
+{
+	const char *pre = "0000000000000001";
+	char *a = st_ev_hexid(pre, 'a', 1, 100, 1, "[]");
+	char *b = st_ev_hexid(pre, 'b', 1, 101, 1, "[]");
+	char *c = st_ev_hexid(pre, 'c', 1, 102, 1, "[]");
+	uint8_t ia[32], ib[32], ic[32];
+	char q[300], tags[100];
+
+	st_id_hex(ia, a);
+	st_id_hex(ib, b);
+	st_id_hex(ic, c);
+	st_open(NULL);
+	cr_assert_eq(st_put(a).status, TERN_WRITE_STORED);
+	cr_assert_eq(st_put(b).status, TERN_WRITE_STORED);
+	cr_assert_eq(st_put(a).status, TERN_WRITE_DUPLICATE);
+	cr_assert_eq(st_put(b).status, TERN_WRITE_DUPLICATE);
+
+	st_got_clear();
+	cr_assert_eq(tern_store_get(st_s, ib, st_collect, NULL), 0);
+	cr_assert_eq(st_got_n, 1);
+	cr_assert_str_eq(st_got_json[0], b);
+	st_got_clear();
+	cr_assert_eq(tern_store_get(st_s, ia, st_collect, NULL), 0);
+	cr_assert_str_eq(st_got_json[0], a);
+	cr_assert_eq(tern_store_get(st_s, ic, NULL, NULL), TERN_ENOTFOUND);
+	snprintf(q, sizeof q, "{\"ids\":[\"%.64s\",\"%.64s\",\"%.64s\"]}",
+		 strstr(a, "\"id\":\"") + 6, strstr(b, "\"id\":\"") + 6,
+		 strstr(c, "\"id\":\"") + 6);
+	cr_assert_eq(st_count(q), 2);
+
+	/* NIP-09 removes b only, and b cannot come back. */
+	snprintf(tags, sizeof tags, "[[\"e\",\"%.64s\"]]",
+		 strstr(b, "\"id\":\"") + 6);
+	cr_assert_eq(st_put_ev(50, 1, 200, 5, tags, "").nremoved, 1);
+	cr_assert_eq(tern_store_get(st_s, ib, NULL, NULL), TERN_ENOTFOUND);
+	cr_assert_eq(tern_store_get(st_s, ia, NULL, NULL), 0);
+	cr_assert_eq(st_put(b).status, TERN_WRITE_REJECTED);
+	cr_assert_eq(st_count(q), 1);
+
+	/* A refused replaceable version takes out its own id entry only. */
+	char *d = st_ev_hexid("0000000000000002", 'd', 9, 100, 0, "[]");
+	char *e = st_ev_hexid("0000000000000002", 'e', 9, 50, 0, "[]");
+	uint8_t id_d[32], id_e[32];
+
+	st_id_hex(id_d, d);
+	st_id_hex(id_e, e);
+	cr_assert_eq(st_put(d).status, TERN_WRITE_STORED);
+	cr_assert_eq(st_put(e).status, TERN_WRITE_REJECTED);
+	cr_assert_eq(tern_store_get(st_s, id_d, NULL, NULL), 0);
+	cr_assert_eq(tern_store_get(st_s, id_e, NULL, NULL), TERN_ENOTFOUND);
+	cr_assert_eq(st_put(d).status, TERN_WRITE_DUPLICATE);
+
+	/* The same after a reopen (handles and flags come from the file). */
+	st_reopen(NULL);
+	cr_assert_eq(tern_store_get(st_s, ia, NULL, NULL), 0);
+	cr_assert_eq(tern_store_get(st_s, id_d, NULL, NULL), 0);
+	cr_assert_eq(st_put(a).status, TERN_WRITE_DUPLICATE);
+	cr_assert_eq(st_put(c).status, TERN_WRITE_STORED);
+	cr_assert_eq(st_count(q), 2);
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+	free(e);
 }
 
 Test(store, replaceable_newer_wins)
