@@ -120,6 +120,15 @@ tern_slice tern_event_d_tag(const tern_event *ev);
  */
 bool tern_event_expiration(const tern_event *ev, uint64_t *out);
 
+/*
+ * Parses an event address "<kind>:<pubkey hex>:<d>" (NIP-01 "a" tags, as
+ * NIP-09 deletions use them; the last ':' may be missing when d is empty).
+ * On success *d points into a. Returns false when a is malformed (kind not
+ * 1-5 digits up to 65535, pubkey not 64 lowercase hex).
+ */
+bool tern_event_parse_address(tern_slice a, uint16_t *kind,
+			      uint8_t pubkey[32], tern_slice *d);
+
 /* NIP-70: true if ev carries the ["-"] tag. */
 bool tern_event_is_protected(const tern_event *ev);
 

@@ -175,32 +175,6 @@ static tern_slice addr_d(const tern_event *ev)
 	return (tern_slice){ NULL, 0 };
 }
 
-/* Parses a NIP-09 "a" value "<kind>:<pubkey hex>:<d>" (the last ':' may be
- * missing), as the LMDB store's writer does. */
-static bool parse_address(tern_slice a, uint16_t *kind, uint8_t pk[32],
-			  tern_slice *d)
-{
-	size_t i = 0;
-	uint32_t k = 0;
-
-	while (i < a.n && i < 6 && a.p[i] >= '0' && a.p[i] <= '9')
-		k = k * 10 + (uint32_t)(a.p[i++] - '0');
-	if (i == 0 || i > 5 || k > 65535 || i >= a.n || a.p[i] != ':')
-		return false;
-	i++;
-	if (a.n - i < 64 || !tern_hex_decode(pk, (const char *)a.p + i, 32))
-		return false;
-	i += 64;
-	if (i < a.n && a.p[i] != ':')
-		return false;
-	if (i < a.n)
-		i++;
-	*kind = (uint16_t)k;
-	d->p = a.p + i;
-	d->n = a.n - i;
-	return true;
-}
-
 /* Visitor over the author's kind-5 events: does one cover r->ev? */
 static bool tomb_row(void *ctx, tern_slice json, uint64_t serial)
 {
@@ -227,7 +201,7 @@ static bool tomb_row(void *ctx, tern_slice json, uint64_t serial)
 		}
 		if (t->v[0].p[0] == 'a' && r->addr &&
 		    del.created_at >= ev->created_at &&
-		    parse_address(t->v[1], &kind, x, &d) &&
+		    tern_event_parse_address(t->v[1], &kind, x, &d) &&
 		    kind == ev->kind && !memcmp(x, ev->pubkey, 32) &&
 		    slice_eq(d, r->d)) {
 			r->hit = true;
@@ -356,7 +330,7 @@ static int apply_deletion(rules *r, uint32_t *nremoved)
 			if (!rc && r->nomem)
 				rc = TERN_ENOMEM;
 		} else if (t->v[0].p[0] == 'a') {
-			if (!parse_address(t->v[1], &kind, pk, &d) ||
+			if (!tern_event_parse_address(t->v[1], &kind, pk, &d) ||
 			    memcmp(pk, ev->pubkey, 32) ||
 			    !(tern_kind_is_replaceable(kind) ||
 			      tern_kind_is_addressable(kind)))

@@ -660,3 +660,27 @@ bool tern_event_is_protected(const tern_event *ev)
 			return true;
 	return false;
 }
+
+bool tern_event_parse_address(tern_slice a, uint16_t *kind,
+			      uint8_t pubkey[32], tern_slice *d)
+{
+	size_t i = 0;
+	uint32_t k = 0;
+
+	while (i < a.n && i < 6 && a.p[i] >= '0' && a.p[i] <= '9')
+		k = k * 10 + (uint32_t)(a.p[i++] - '0');
+	if (i == 0 || i > 5 || k > 65535 || i >= a.n || a.p[i] != ':')
+		return false;
+	i++;
+	if (a.n - i < 64 || !tern_hex_decode(pubkey, (const char *)a.p + i, 32))
+		return false;
+	i += 64;
+	if (i < a.n && a.p[i] != ':')
+		return false;
+	if (i < a.n)
+		i++;
+	*kind = (uint16_t)k;
+	d->p = a.p + i;
+	d->n = a.n - i;
+	return true;
+}

@@ -605,7 +605,8 @@ int tern_filter_parse_list(tern_filter **out, size_t *n, const uint8_t *buf,
 
 /* ---- matching ---------------------------------------------------------- */
 
-static bool has_b32(const uint8_t (*v)[32], uint32_t n, const uint8_t *key)
+bool tern__filter_has_b32(const uint8_t (*v)[32], uint32_t n,
+			  const uint8_t *key)
 {
 	uint32_t lo = 0, hi = n;
 
@@ -623,7 +624,7 @@ static bool has_b32(const uint8_t (*v)[32], uint32_t n, const uint8_t *key)
 	return false;
 }
 
-static bool has_kind(const uint16_t *v, uint32_t n, uint32_t kind)
+bool tern__filter_has_kind(const uint16_t *v, uint32_t n, uint32_t kind)
 {
 	uint32_t lo = 0, hi = n;
 
@@ -676,11 +677,11 @@ bool tern_filter_match(const tern_filter *f, const tern_event *ev)
 		return false;
 	if (ev->created_at < f->since || ev->created_at > f->until)
 		return false;
-	if (f->kinds && !has_kind(f->kinds, f->nkinds, ev->kind))
+	if (f->kinds && !tern__filter_has_kind(f->kinds, f->nkinds, ev->kind))
 		return false;
-	if (f->authors && !has_b32(f->authors, f->nauthors, ev->pubkey))
+	if (f->authors && !tern__filter_has_b32(f->authors, f->nauthors, ev->pubkey))
 		return false;
-	if (f->ids && !has_b32(f->ids, f->nids, ev->id))
+	if (f->ids && !tern__filter_has_b32(f->ids, f->nids, ev->id))
 		return false;
 	for (uint32_t i = 0; i < f->ntags; i++)
 		if (!tag_matches(&f->tags[i], ev))

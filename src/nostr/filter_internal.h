@@ -27,4 +27,10 @@ int tern__filter_parse_json(tern__json *j, tern_filter *f,
 			    const tern_filter_limits *lim, tern_arena *a,
 			    tern_reason *why);
 
+/* Binary searches over a parsed filter's sorted lists (ids or authors;
+ * kinds), shared with the store's candidate checks. */
+bool tern__filter_has_b32(const uint8_t (*v)[32], uint32_t n,
+			  const uint8_t *key);
+bool tern__filter_has_kind(const uint16_t *v, uint32_t n, uint32_t kind);
+
 #endif

@@ -25,6 +25,7 @@
 
 #include <tern/error.h>
 
+#include "nostr/filter_internal.h"
 #include "store/keys.h"
 #include "store/query.h"
 #include "store/records.h"
@@ -512,41 +513,6 @@ static int filter_advance(fstate *F)
 	return 0;
 }
 
-static bool has_kind(const uint16_t *v, uint32_t n, uint16_t k)
-{
-	uint32_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (v[mid] == k)
-			return true;
-		if (v[mid] < k)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
-static bool has_b32(const uint8_t (*v)[32], uint32_t n, const uint8_t *k)
-{
-	uint32_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(v[mid], k, 32);
-
-		if (!c)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 /* Does the stored record rec match F (beyond what its index answered)? */
 static bool candidate_ok(tern_query *q, fstate *F, const MDB_val *rec,
 			 const uint8_t *want_id)
@@ -565,11 +531,11 @@ static bool candidate_ok(tern_query *q, fstate *F, const MDB_val *rec,
 		if (ca < F->f.since || ca > F->f.until)
 			return false;
 	}
-	if (F->chk_kinds && !has_kind(F->f.kinds, F->f.nkinds,
-				      tern__hdr_kind(p)))
+	if (F->chk_kinds && !tern__filter_has_kind(F->f.kinds, F->f.nkinds,
+						   tern__hdr_kind(p)))
 		return false;
-	if (F->chk_authors && !has_b32(F->f.authors, F->f.nauthors,
-				       tern__hdr_pubkey(p)))
+	if (F->chk_authors && !tern__filter_has_b32(F->f.authors, F->f.nauthors,
+						  tern__hdr_pubkey(p)))
 		return false;
 	if (!F->parse)
 		return true;

@@ -127,32 +127,6 @@ static int tomb_put(MDB_txn *txn, MDB_dbi dbi, uint8_t *key, size_t n,
 	return mdb_put(txn, dbi, &k, &v, 0);
 }
 
-/* Parses a NIP-09 "a" value "<kind>:<pubkey hex>:<d>" (the last ':' may be
- * missing for replaceable kinds). */
-static bool parse_address(tern_slice a, uint16_t *kind, uint8_t pk[32],
-			  tern_slice *d)
-{
-	size_t i = 0;
-	uint32_t k = 0;
-
-	while (i < a.n && i < 6 && a.p[i] >= '0' && a.p[i] <= '9')
-		k = k * 10 + (a.p[i++] - '0');
-	if (i == 0 || i > 5 || k > 65535 || i >= a.n || a.p[i] != ':')
-		return false;
-	i++;
-	if (a.n - i < 64 || !tern_hex_decode(pk, (const char *)a.p + i, 32))
-		return false;
-	i += 64;
-	if (i < a.n && a.p[i] != ':')
-		return false;
-	if (i < a.n)
-		i++;
-	*kind = (uint16_t)k;
-	d->p = a.p + i;
-	d->n = a.n - i;
-	return true;
-}
-
 /* The deletion_outcome option: may the deletion ev remove the stored
  * record rec? (An unreadable record is removed, as without the option.) */
 static bool deletion_removes(wstate *w, const MDB_val *rec,
@@ -213,7 +187,7 @@ static int apply_deletion(wstate *w, MDB_txn *txn, const tern_event *ev,
 			if (!own || tern__hdr_kind(v.mv_data) == 5)
 				continue;
 		} else if (t->v[0].p[0] == 'a') {
-			if (!parse_address(t->v[1], &kind, pk, &d) ||
+			if (!tern_event_parse_address(t->v[1], &kind, pk, &d) ||
 			    memcmp(pk, ev->pubkey, 32) ||
 			    !(tern_kind_is_replaceable(kind) ||
 			      tern_kind_is_addressable(kind)))

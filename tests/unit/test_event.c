@@ -639,3 +639,38 @@ Test(event, nostr_tools_vectors)
 	}
 	json_decref(root);
 }
+
+Test(event, parse_address)
+{
+	static const char pk[] =
+		"79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+	char buf[160];
+	uint8_t out[32];
+	uint16_t kind = 0;
+	tern_slice d;
+
+#define ADDR(s) ((tern_slice){ (const uint8_t *)(s), strlen(s) })
+	snprintf(buf, sizeof buf, "30023:%s:my-article", pk);
+	cr_assert(tern_event_parse_address(ADDR(buf), &kind, out, &d));
+	cr_assert_eq(kind, 30023);
+	cr_assert_eq(out[0], 0x79);
+	cr_assert_eq(d.n, 10);
+	cr_assert_eq(memcmp(d.p, "my-article", 10), 0);
+	snprintf(buf, sizeof buf, "10002:%s", pk); /* no trailing ':' */
+	cr_assert(tern_event_parse_address(ADDR(buf), &kind, out, &d));
+	cr_assert_eq(kind, 10002);
+	cr_assert_eq(d.n, 0);
+	snprintf(buf, sizeof buf, "0:%s:", pk);
+	cr_assert(tern_event_parse_address(ADDR(buf), &kind, out, &d));
+	cr_assert_eq(kind, 0);
+	snprintf(buf, sizeof buf, "65536:%s:", pk);
+	cr_assert_not(tern_event_parse_address(ADDR(buf), &kind, out, &d));
+	snprintf(buf, sizeof buf, ":%s:", pk);
+	cr_assert_not(tern_event_parse_address(ADDR(buf), &kind, out, &d));
+	snprintf(buf, sizeof buf, "1:%.63s:", pk);
+	cr_assert_not(tern_event_parse_address(ADDR(buf), &kind, out, &d));
+	snprintf(buf, sizeof buf, "1:%sx", pk);
+	cr_assert_not(tern_event_parse_address(ADDR(buf), &kind, out, &d));
+	cr_assert_not(tern_event_parse_address(ADDR("1:79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798:"), &kind, out, &d));
+#undef ADDR
+}
