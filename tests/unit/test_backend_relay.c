@@ -29,12 +29,13 @@
 #include <tern/hex.h>
 #include <tern/relay.h>
 
+#include "relay_client.h"
+
 #include "relay/relay.h"
 #include "relay/sources.h"
 
 static tern_relay *relay;
 static pthread_t runner;
-static uint16_t port;
 static char dbdir[64];
 static tern_memory *memA, *memB;
 
@@ -88,25 +89,6 @@ static void put(tern_memory *m, uint64_t id, uint8_t pk, uint64_t ca,
 
 /* ---- the relay ------------------------------------------------------------ */
 
-static uint16_t free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-	cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static void *run_main(void *arg)
-{
-	tern_relay_run(arg);
-	return NULL;
-}
-
 static void setup(void)
 {
 	tern_config cfg;
@@ -151,111 +133,14 @@ static void teardown(void)
 
 /* ---- a raw WebSocket client ---------------------------------------------- */
 
-static void send_all(int fd, const void *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		cr_assert_gt(w, 0);
-		p = (const char *)p + w;
-		n -= (size_t)w;
-	}
-}
-
-static void read_n(int fd, uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t r = read(fd, p, n);
-
-		cr_assert_gt(r, 0, "connection closed or timed out");
-		p += r;
-		n -= (size_t)r;
-	}
-}
-
 static int ws_open(void)
 {
-	static const char req[] =
-		"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-		"Connection: Upgrade\r\n"
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		"Sec-WebSocket-Version: 13\r\n\r\n";
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	struct timeval tv = { 5, 0 };
 	char resp[1024];
-	size_t len = 0;
-	int fd = -1;
+	int fd = dial();
 
-	a.sin_port = htons(port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	/* The runner thread may not be listening yet. */
-	for (int i = 0; i < 200; i++) {
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
-			break;
-		close(fd);
-		fd = -1;
-		usleep(10000);
-	}
-	cr_assert_geq(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	send_all(fd, req, sizeof req - 1);
-	while (len < sizeof resp - 1) {
-		read_n(fd, (uint8_t *)resp + len, 1);
-		resp[++len] = '\0';
-		if (len >= 4 && !strcmp(resp + len - 4, "\r\n\r\n"))
-			break;
-	}
-	cr_assert(!strncmp(resp, "HTTP/1.1 101", 12), "%s", resp);
+	cr_assert_eq(http(fd, upgrade_req, resp, sizeof resp), 101, "%s",
+		     resp);
 	return fd;
-}
-
-static void ws_send(int fd, const char *text)
-{
-	size_t n = strlen(text), h = 0;
-	uint8_t *buf = malloc(n + 16);
-	const uint8_t mask[4] = { 1, 2, 3, 4 };
-
-	buf[h++] = 0x81;
-	if (n < 126) {
-		buf[h++] = 0x80 | (uint8_t)n;
-	} else {
-		buf[h++] = 0x80 | 126;
-		buf[h++] = (uint8_t)(n >> 8);
-		buf[h++] = (uint8_t)n;
-	}
-	memcpy(buf + h, mask, 4);
-	h += 4;
-	for (size_t i = 0; i < n; i++)
-		buf[h + i] = (uint8_t)text[i] ^ mask[i & 3];
-	send_all(fd, buf, h + n);
-	free(buf);
-}
-
-/* The next text message, skipping control frames and AUTH challenges. */
-static char *ws_recv(int fd, char *buf, size_t cap)
-{
-	for (;;) {
-		uint8_t h[10];
-		uint64_t n;
-
-		read_n(fd, h, 2);
-		n = h[1] & 0x7f;
-		if (n == 126) {
-			read_n(fd, h + 2, 2);
-			n = (uint64_t)h[2] << 8 | h[3];
-		} else if (n == 127) {
-			read_n(fd, h + 2, 8);
-			n = 0;
-			for (int i = 0; i < 8; i++)
-				n = n << 8 | h[2 + i];
-		}
-		cr_assert_lt(n, cap);
-		read_n(fd, (uint8_t *)buf, n);
-		buf[n] = '\0';
-		if ((h[0] & 0x0f) == 1 && strncmp(buf, "[\"AUTH\"", 7))
-			return buf;
-	}
 }
 
 /* Sends a REQ and checks the events (by id number) then EOSE. */
@@ -271,7 +156,7 @@ static void expect_req(int fd, const char *sub, const char *filters,
 		char head[64];
 		const char *id;
 
-		ws_recv(fd, buf, sizeof buf);
+		ws_recv_reply(fd, buf, sizeof buf);
 		snprintf(head, sizeof head, "[\"EVENT\",\"%s\",{\"id\":\"", sub);
 		cr_assert(!strncmp(buf, head, strlen(head)), "%s: [%zu] %s",
 			  filters, i, buf);
@@ -280,7 +165,7 @@ static void expect_req(int fd, const char *sub, const char *filters,
 			  "%s: [%zu] is %.16s, want %llu", filters, i, id,
 			  (unsigned long long)want[i]);
 	}
-	ws_recv(fd, buf, sizeof buf);
+	ws_recv_reply(fd, buf, sizeof buf);
 	snprintf(eose, sizeof eose, "[\"EOSE\",\"%s\"]", sub);
 	cr_assert_str_eq(buf, eose, "%s", filters);
 	/* No live events for it later on. */
@@ -392,25 +277,25 @@ Test(backend_relay, req_merges_sources_newest_first_then_eose)
 
 	/* COUNT sums the sources (the shared event counts twice) */
 	ws_send(fd, "[\"COUNT\",\"c\",{\"kinds\":[1]}]");
-	ws_recv(fd, buf, sizeof buf);
+	ws_recv_reply(fd, buf, sizeof buf);
 	cr_assert_str_eq(buf, "[\"COUNT\",\"c\",{\"count\":8}]");
 
 	/* EVENT goes to the backend, and shows first */
 	ev = signed_note(0x33, (uint64_t)time(NULL));
 	cr_assert(asprintf(&msg, "[\"EVENT\",%s]", ev) > 0);
 	ws_send(fd, msg);
-	ws_recv(fd, buf, sizeof buf);
+	ws_recv_reply(fd, buf, sizeof buf);
 	cr_assert(strstr(buf, "[\"OK\"") && strstr(buf, ",true,"), "%s", buf);
 	cr_assert_eq(tern_memory_backend.count(memA, &all, 1, &c), 0);
 	cr_assert_eq(c, 5);
 	cr_assert_eq(tern_memory_backend.count(memB, &all, 1, &c), 0);
 	cr_assert_eq(c, 4);
 	ws_send(fd, "[\"REQ\",\"new\",{\"limit\":2}]");
-	ws_recv(fd, buf, sizeof buf);
+	ws_recv_reply(fd, buf, sizeof buf);
 	cr_assert(strstr(buf, ev), "%s", buf);
-	ws_recv(fd, buf, sizeof buf);
+	ws_recv_reply(fd, buf, sizeof buf);
 	cr_assert(strstr(buf, idhex(6)), "%s", buf);
-	ws_recv(fd, buf, sizeof buf);
+	ws_recv_reply(fd, buf, sizeof buf);
 	cr_assert_str_eq(buf, "[\"EOSE\",\"new\"]");
 	free(msg);
 	free(ev);
@@ -449,7 +334,7 @@ Test(backend_relay, count_merges_hll_of_sources)
 	snprintf(q, sizeof q, "[\"COUNT\",\"h\",{\"kinds\":[3],\"#p\":[\"%s\"]}]",
 		 target);
 	ws_send(fd, q);
-	ws_recv(fd, buf, sizeof buf);
+	ws_recv_reply(fd, buf, sizeof buf);
 	tern_hex_encode(hex, want, TERN_HLL_REGISTERS);
 	hex[2 * TERN_HLL_REGISTERS] = '\0';
 	snprintf(exp, sizeof exp, "[\"COUNT\",\"h\",{\"count\":26,\"hll\":\"%s\"}]",
@@ -460,7 +345,7 @@ Test(backend_relay, count_merges_hll_of_sources)
 	cr_assert_leq(tern_hll_estimate(want), 22);
 	/* a filter that does not qualify: a plain count */
 	ws_send(fd, "[\"COUNT\",\"k\",{\"kinds\":[3]}]");
-	ws_recv(fd, buf, sizeof buf);
+	ws_recv_reply(fd, buf, sizeof buf);
 	cr_assert_str_eq(buf, "[\"COUNT\",\"k\",{\"count\":26}]");
 	close(fd);
 }
