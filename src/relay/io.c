@@ -277,6 +277,10 @@ void tern__io_fanout(tern__io *io, tern__rbuf *json)
 	tern_event ev;
 	fanout_ctx f = { io, json, &ev, false, false };
 
+	/* Without live subscriptions on this thread nothing can match: skip
+	 * the parse (~1.5 us per event per thread on the ingest path). */
+	if (tern__subindex_idle(io->subs))
+		return;
 	tern_arena_reset(&io->arena);
 	if (tern_event_parse(&ev, json->data, json->len, &tern__relay_reparse_limits,
 			     &io->arena, NULL) != 0)

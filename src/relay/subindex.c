@@ -1036,6 +1036,11 @@ int tern__subindex_foreach(tern__subindex *ix, void *owner,
 	return rc;
 }
 
+bool tern__subindex_idle(const tern__subindex *ix)
+{
+	return ix->npostings == 0;
+}
+
 void tern__subindex_stats(const tern__subindex *ix, tern__subindex_counts *st)
 {
 	st->subs = ix->subs.n;

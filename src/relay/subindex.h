@@ -145,6 +145,10 @@ int tern__subindex_foreach(tern__subindex *ix, void *owner,
 			   int (*fn)(void *ctx, const tern__subindex_sub *sub),
 			   void *ctx);
 
+/* True when no filter is filed, so no event can match anything: lets the
+ * caller skip preparing an event for tern__subindex_match(). */
+bool tern__subindex_idle(const tern__subindex *ix);
+
 /* Fills *st with the index's counters. */
 void tern__subindex_stats(const tern__subindex *ix, tern__subindex_counts *st);
 

@@ -830,3 +830,18 @@ Test(subindex, differential_vs_linear_scan, .timeout = 60)
 	free(evs);
 	tern_arena_free(&marena);
 }
+
+Test(subindex, idle_until_a_filter_is_filed)
+{
+	cr_expect(tern__subindex_idle(ix));
+	add_json(OW(0), "never", "{\"search\":\"x\"}"); /* kept, not filed */
+	cr_expect(tern__subindex_idle(ix));
+	add_json(OW(0), "all", "{}");                   /* catch-all */
+	cr_expect_not(tern__subindex_idle(ix));
+	cr_expect_eq(tern__subindex_remove(ix, OW(0), S("all")), 0);
+	cr_expect(tern__subindex_idle(ix));
+	add_json(OW(1), "k", "{\"kinds\":[1]}");
+	cr_expect_not(tern__subindex_idle(ix));
+	cr_expect_eq(tern__subindex_remove_all(ix, OW(1)), 0);
+	cr_expect(tern__subindex_idle(ix));
+}
