@@ -35,6 +35,7 @@
 #include <tern/error.h>
 
 #include "config/prescan.h"
+#include "core/utf8.h"
 
 struct tern__config_owned {
 	struct tern__config_owned *next;
@@ -545,38 +546,6 @@ static bool is_letter(char ch)
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
 }
 
-static bool utf8_valid(const unsigned char *s)
-{
-	while (*s) {
-		unsigned char c = *s;
-		uint32_t cp;
-		int n;
-
-		if (c < 0x80) {
-			s++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1, cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2, cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3, cp = c & 0x07;
-		} else {
-			return false;
-		}
-		for (int i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i] & 0x3f);
-		}
-		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		s += n + 1;
-	}
-	return true;
-}
-
 static bool is_tchar(unsigned char ch)
 {
 	/* RFC 9110 token characters */
@@ -613,7 +582,7 @@ static bool check_string(struct sbuf *e, const struct setting *s,
 		sb_add(e, "%s: is not set", s->name);
 		return false;
 	}
-	if (!utf8_valid((const unsigned char *)v)) {
+	if (!tern__utf8_valid((const uint8_t *)v, strlen(v))) {
 		sb_add(e, "%s: not valid UTF-8", s->name);
 		return false;
 	}

@@ -241,7 +241,7 @@ int tern__ws_pmd_inflate(tern__ws_pmd_thread *t, tern__ws_pmd_conn *c, tern_slic
 		if (rc)
 			return inflate_fail(out, start, close_code, rc);
 	}
-	if (text && !tern__ws_utf8_valid(out->p + start, produced))
+	if (text && !tern__utf8_valid(out->p + start, produced))
 		return inflate_fail(out, start, close_code, TERN_EPARSE);
 	return 0;
 }

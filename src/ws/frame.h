@@ -67,6 +67,8 @@
 
 #include <tern/types.h>
 
+#include "core/utf8.h"
+
 /* Opcodes (RFC 6455 section 5.2). */
 enum {
 	TERN__WS_OP_CONT = 0x0,
@@ -189,18 +191,6 @@ bool tern__ws_parser_idle(const tern__ws_parser *p);
  */
 int tern__ws_parse(tern__ws_parser *p, uint8_t *in, size_t len,
 		   tern__ws_buf *msg, tern__ws_event *ev, size_t *consumed);
-
-/*
- * Incremental UTF-8 validation (RFC 3629: no overlongs, no surrogates,
- * nothing above U+10FFFF). *state starts at 0; feed chunks in order.
- * Returns false as soon as the bytes cannot be valid UTF-8 (the state is
- * then stuck in error). The whole text was valid when every call
- * returned true and *state is 0 at the end.
- */
-bool tern__ws_utf8_step(uint8_t *state, const uint8_t *s, size_t n);
-
-/* True when s[0..n) is complete, valid UTF-8. */
-bool tern__ws_utf8_valid(const uint8_t *s, size_t n);
 
 /* True when code may appear in a close frame received from a peer. */
 bool tern__ws_close_code_valid(unsigned code);

@@ -134,7 +134,7 @@ static void run(const settings *s, const uint8_t *data, size_t len, const size_t
 				if (!ev.compressed) {
 					CHECK(ev.payload.n <= s->max);
 					if (ev.opcode == TERN__WS_OP_TEXT)
-						CHECK(tern__ws_utf8_valid(ev.payload.p, ev.payload.n));
+						CHECK(tern__utf8_valid(ev.payload.p, ev.payload.n));
 				} else {
 					uint16_t code = 0;
 
@@ -148,7 +148,7 @@ static void run(const settings *s, const uint8_t *data, size_t len, const size_t
 					if (rc == 0) {
 						CHECK(out.len <= s->max);
 						if (ev.opcode == TERN__WS_OP_TEXT)
-							CHECK(tern__ws_utf8_valid(out.p, out.len));
+							CHECK(tern__utf8_valid(out.p, out.len));
 						log_put(l, out.p, out.len);
 					} else {
 						CHECK(out.len == 0);

@@ -331,7 +331,7 @@ Test(ws_frame, writer_close_frames)
 	memcpy(reason + 122, "\xe2\x82\xac", 3);
 	n = tern__ws_close_frame(f, 1001, reason, 125);
 	cr_assert_eq(n, 4 + 122);
-	cr_assert(tern__ws_utf8_valid(f + 4, n - 4));
+	cr_assert(tern__utf8_valid(f + 4, n - 4));
 	memset(reason, 'b', sizeof reason);
 	n = tern__ws_close_frame(f, 1001, reason, sizeof reason);
 	cr_assert_eq(n, 2 + 125);
@@ -550,15 +550,15 @@ Test(ws_frame, utf8_matches_reference_exhaustively)
 
 	for (unsigned a = 0; a < 256; a++) {
 		s[0] = (uint8_t)a;
-		cr_assert_eq(tern__ws_utf8_valid(s, 1), ref_utf8(s, 1), "%02x", a);
+		cr_assert_eq(tern__utf8_valid(s, 1), ref_utf8(s, 1), "%02x", a);
 		for (unsigned b = 0; b < 256; b++) {
 			s[1] = (uint8_t)b;
-			cr_assert_eq(tern__ws_utf8_valid(s, 2), ref_utf8(s, 2), "%02x %02x", a, b);
+			cr_assert_eq(tern__utf8_valid(s, 2), ref_utf8(s, 2), "%02x %02x", a, b);
 			if (a < 0xE0 || a > 0xF4)
 				continue;
 			for (unsigned c = 0; c < 256; c++) {
 				s[2] = (uint8_t)c;
-				bool got = tern__ws_utf8_valid(s, 3);
+				bool got = tern__utf8_valid(s, 3);
 
 				if (got != ref_utf8(s, 3))
 					cr_assert_fail("%02x %02x %02x", a, b, c);
@@ -566,7 +566,7 @@ Test(ws_frame, utf8_matches_reference_exhaustively)
 					continue;
 				for (unsigned d = 0x70; d < 0xD0; d++) {
 					s[3] = (uint8_t)d;
-					if (tern__ws_utf8_valid(s, 4) != ref_utf8(s, 4))
+					if (tern__utf8_valid(s, 4) != ref_utf8(s, 4))
 						cr_assert_fail("%02x %02x %02x %02x", a, b, c, d);
 				}
 			}
@@ -589,11 +589,11 @@ Test(ws_frame, utf8_random_strings_and_incremental_split)
 			s[k] = (seed >> 8) & 1 ? (uint8_t)(0x80 | (c & 0x7F)) : c;
 		}
 		bool ref = ref_utf8(s, n);
-		cr_assert_eq(tern__ws_utf8_valid(s, n), ref);
+		cr_assert_eq(tern__utf8_valid(s, n), ref);
 		/* Split at every point: the incremental answer is the same. */
 		for (size_t cut = 0; cut <= n; cut++) {
 			uint8_t st = 0;
-			bool ok = tern__ws_utf8_step(&st, s, cut) && tern__ws_utf8_step(&st, s + cut, n - cut) &&
+			bool ok = tern__utf8_step(&st, s, cut) && tern__utf8_step(&st, s + cut, n - cut) &&
 				  st == 0;
 
 			cr_assert_eq(ok, ref);
