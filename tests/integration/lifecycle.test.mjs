@@ -244,3 +244,26 @@ describe('a second relay on the same port', () => {
 		c.close();
 	});
 });
+
+describe('SIGHUP with a setting that needs a restart', () => {
+	let relay;
+	after(async () => { await relay?.stop(); });
+
+	test('the change is logged as needing a restart; the relay keeps serving', { timeout: 30000 }, async () => {
+		relay = await RelayProcess.start({ relay: { io_threads: 2 } });
+		relay.writeConfig({ io_threads: 1 });
+		relay.signal('SIGHUP');
+		let log = '';
+		await withTimeout((async () => {
+			for (;;) {
+				log = fs.readFileSync(relay.logPath, 'utf8');
+				if (/SIGHUP: changed since start: .*relay\.io_threads=1.*only take effect after a restart/.test(log))
+					return;
+				await sleep(50);
+			}
+		})(), 5000, `restart warning in the log (log: ${log.slice(-400)})`);
+		const c = await Client.open(relay.url);
+		await c.roundTrip();
+		c.close();
+	});
+});
