@@ -146,3 +146,22 @@ int cli_parse_filters(const char *text, tern_arena *a, tern_filter **fs,
 	}
 	return CLI_EXIT_OK;
 }
+
+int cli_query_open(cli_query *q, const char *dir, const char *filter_text,
+		   bool read_only)
+{
+	int ec;
+
+	q->st = NULL;
+	tern_arena_init(&q->a, 0);
+	ec = cli_parse_filters(filter_text, &q->a, &q->fs, &q->n);
+	if (ec == CLI_EXIT_OK)
+		ec = cli_open_store(&q->st, dir, read_only, true, NULL);
+	return ec;
+}
+
+void cli_query_close(cli_query *q)
+{
+	tern_store_close(q->st);
+	tern_arena_free(&q->a);
+}

@@ -93,4 +93,23 @@ int cli_open_store(tern_store **out, const char *dir, bool read_only,
 int cli_parse_filters(const char *text, tern_arena *a, tern_filter **fs,
 		      size_t *n);
 
+/* A FILTER argument and the store it is asked of (count, delete, export,
+ * scan). */
+typedef struct cli_query {
+	tern_store *st;
+	tern_filter *fs;
+	size_t n;
+	tern_arena a;
+} cli_query;
+
+/*
+ * Parses filter_text into q->fs and q->n, then opens the existing store in
+ * dir (read-only or not). Returns CLI_EXIT_OK, or the exit code of
+ * cli_parse_filters() / cli_open_store() after they printed why. Call
+ * cli_query_close() in every case.
+ */
+int cli_query_open(cli_query *q, const char *dir, const char *filter_text,
+		   bool read_only);
+void cli_query_close(cli_query *q);
+
 #endif

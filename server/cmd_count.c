@@ -12,11 +12,9 @@ static int run_count(const cli_command *cmd, int argc, char **argv)
 	const cli_opt opts[] = {
 		{ "db", CLI_OPT_VALUE, NULL, &db },
 	};
-	tern_store *st = NULL;
-	tern_filter *fs;
-	tern_arena a;
+	cli_query q;
 	char *pos[1];
-	size_t npos, n;
+	size_t npos;
 	uint64_t count = 0;
 	int rc, ec;
 
@@ -24,12 +22,9 @@ static int run_count(const cli_command *cmd, int argc, char **argv)
 		return ec;
 	if (npos == 0)
 		return cli_usage_error(cmd, "missing FILTER");
-	tern_arena_init(&a, 0);
-	ec = cli_parse_filters(pos[0], &a, &fs, &n);
-	if (ec == CLI_EXIT_OK)
-		ec = cli_open_store(&st, db, true, true, NULL);
+	ec = cli_query_open(&q, db, pos[0], true);
 	if (ec == CLI_EXIT_OK) {
-		rc = tern_store_count(st, fs, n, &count);
+		rc = tern_store_count(q.st, q.fs, q.n, &count);
 		if (rc < 0) {
 			cli_error("count failed: %s", tern_strerror(rc));
 			ec = CLI_EXIT_FAIL;
@@ -37,8 +32,7 @@ static int run_count(const cli_command *cmd, int argc, char **argv)
 			printf("%" PRIu64 "\n", count);
 		}
 	}
-	tern_store_close(st);
-	tern_arena_free(&a);
+	cli_query_close(&q);
 	return ec;
 }
 

@@ -14,11 +14,9 @@ static int run_delete(const cli_command *cmd, int argc, char **argv)
 		{ "db", CLI_OPT_VALUE, NULL, &db },
 		{ "dry-run", CLI_OPT_FLAG, &dry_run, NULL },
 	};
-	tern_store *st = NULL;
-	tern_filter *fs;
-	tern_arena a;
+	cli_query q;
 	char *pos[1];
-	size_t npos, n;
+	size_t npos;
 	uint64_t removed = 0;
 	int rc, ec;
 
@@ -26,13 +24,10 @@ static int run_delete(const cli_command *cmd, int argc, char **argv)
 		return ec;
 	if (npos == 0)
 		return cli_usage_error(cmd, "missing FILTER");
-	tern_arena_init(&a, 0);
-	ec = cli_parse_filters(pos[0], &a, &fs, &n);
 	/* Deleting from a store that does not exist must not create one. */
-	if (ec == CLI_EXIT_OK)
-		ec = cli_open_store(&st, db, false, true, NULL);
+	ec = cli_query_open(&q, db, pos[0], false);
 	if (ec == CLI_EXIT_OK) {
-		rc = tern_store_delete(st, fs, n, dry_run, &removed);
+		rc = tern_store_delete(q.st, q.fs, q.n, dry_run, &removed);
 		if (rc < 0) {
 			cli_error("delete failed: %s", tern_strerror(rc));
 			ec = CLI_EXIT_FAIL;
@@ -42,8 +37,7 @@ static int run_delete(const cli_command *cmd, int argc, char **argv)
 			       removed == 1 ? "" : "s");
 		}
 	}
-	tern_store_close(st);
-	tern_arena_free(&a);
+	cli_query_close(&q);
 	return ec;
 }
 

@@ -36,28 +36,21 @@ static bool write_event(void *ctx, tern_slice json, uint64_t serial)
 /* Runs the query and prints the events; shared by export and scan. */
 static int dump(const char *db, const char *filter_text, bool honour_limit)
 {
-	tern_store *st = NULL;
-	tern_filter *fs;
-	size_t n;
-	tern_arena a;
+	cli_query q;
 	struct sink sink = { stdout, 0 };
 	static char buf[OUT_BUFFER];
 	int rc, ec;
 
-	tern_arena_init(&a, 0);
-	ec = cli_parse_filters(filter_text, &a, &fs, &n);
+	ec = cli_query_open(&q, db, filter_text, true);
 	if (ec != CLI_EXIT_OK)
 		goto out;
 	if (!honour_limit)
-		for (size_t i = 0; i < n; i++)
-			fs[i].has_limit = false;
-	ec = cli_open_store(&st, db, true, true, NULL);
-	if (ec != CLI_EXIT_OK)
-		goto out;
+		for (size_t i = 0; i < q.n; i++)
+			q.fs[i].has_limit = false;
 	/* Nothing has been written to stdout yet, so its buffer may change;
 	 * the buffer is static because main() flushes stdout after we return. */
 	setvbuf(stdout, buf, _IOFBF, sizeof buf);
-	rc = tern_store_query(st, fs, n, 0, write_event, &sink);
+	rc = tern_store_query(q.st, q.fs, q.n, 0, write_event, &sink);
 	if (fflush(stdout) != 0 && !sink.err)
 		sink.err = errno ? errno : EIO;
 	if (sink.err) {
@@ -68,8 +61,7 @@ static int dump(const char *db, const char *filter_text, bool honour_limit)
 		ec = CLI_EXIT_FAIL;
 	}
 out:
-	tern_store_close(st);
-	tern_arena_free(&a);
+	cli_query_close(&q);
 	return ec;
 }
 
