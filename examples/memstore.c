@@ -9,7 +9,9 @@
  * (tern_backend_ops) and the pointer they get, given to
  * tern_relay_set_backend() before the relay runs. With a backend set the
  * relay never opens the LMDB store of its configuration: no store
- * directory is needed, none is created.
+ * directory is needed, none is created. The relay's hooks apply as with
+ * the LMDB store, overwrite-deletion-outcome included: here a NIP-09
+ * deletion never removes a profile (kind 0).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +41,17 @@ static void saved(void *ud, tern_ctx *x, const tern_event *ev)
 		 (unsigned)ev->kind);
 }
 
+/* overwrite-deletion-outcome hook: runs in the memory backend's save (the
+ * I/O thread that received the deletion), once per event of its author a
+ * kind-5 would remove. false keeps it. */
+static bool keep_profiles(void *ud, const tern_event *target,
+			  const tern_event *deletion)
+{
+	(void)ud;
+	(void)deletion;
+	return target->kind != 0;
+}
+
 int main(int argc, char **argv)
 {
 	tern_memory_options mo;
@@ -66,6 +79,9 @@ int main(int argc, char **argv)
 	    (rc = tern_relay_set_backend(relay, &tern_memory_backend,
 					 mem)) == 0)
 		rc = tern_on_event_saved(relay, "memstore", saved, NULL);
+	if (rc == 0)
+		rc = tern_on_overwrite_deletion_outcome(relay, "memstore",
+							keep_profiles, NULL);
 	if (rc)
 		fprintf(stderr, "memstore: %s\n", tern_strerror(rc));
 

@@ -1,16 +1,19 @@
 /*
- * router.c - one relay, two stores: kind-1 notes go to one LMDB store,
- * every other event to another (tern/router.h, khatru's Router).
+ * router.c - one relay, two sub-relays (tern/router.h, khatru's Router):
+ * chat messages (kinds 9 and 42) go to a sub-relay that keeps them in
+ * memory and has its own rule; every other event goes to a sub-relay over
+ * an LMDB store.
  *
- *     router PORT DBDIR          (stores in DBDIR/notes and DBDIR/other)
+ *     router PORT DBDIR       (the LMDB sub-relay stores in DBDIR/rest)
  *
- * Routes are tried in order; the first whose matcher says yes takes the
- * event, or answers the filter. Here a filter goes to the notes store
- * when it asks for kind 1 alone ({"kinds":[1],...}); any other filter,
- * e.g. {"ids":[...]} or {"kinds":[1,7]}, is answered by the other store
- * (khatru's router has the same rule: a route answers the filters its
- * matcher takes, and nothing else looks there). Live subscriptions see
- * every accepted event, whatever its route.
+ * Routes are tried in order, and the first whose matcher says yes takes
+ * the event or the filter, with all that follows: that sub-relay's hooks,
+ * its backend, its live subscriptions. A filter goes to the chat relay
+ * when it asks for chat kinds only ({"kinds":[9]}); any other filter
+ * ({"ids":[...]}, {"kinds":[1,9]}) goes to the other relay, and sees (or,
+ * live, hears) only what that relay has. The router keeps what belongs to
+ * the connection: its settings, NIP-11, AUTH. Nothing reaches its own
+ * store (DBDIR/router): the last route takes everything.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -18,20 +21,31 @@
 
 #include <tern/backend.h>
 #include <tern/error.h>
+#include <tern/hooks.h>
 #include <tern/relay.h>
 #include <tern/router.h>
 
-/* Matchers run on every I/O thread at once: keep them pure. */
-static bool is_note(void *ud, const tern_event *ev)
+static bool chat_kind(uint32_t kind)
 {
-	(void)ud;
-	return ev->kind == 1;
+	return kind == 9 || kind == 42;
 }
 
-static bool wants_notes(void *ud, const tern_filter *f)
+/* Matchers run on every I/O thread at once: keep them pure. */
+static bool is_chat(void *ud, const tern_event *ev)
 {
 	(void)ud;
-	return f->nkinds == 1 && f->kinds[0] == 1;
+	return chat_kind(ev->kind);
+}
+
+static bool wants_chat(void *ud, const tern_filter *f)
+{
+	(void)ud;
+	if (!f->kinds || f->nkinds == 0)
+		return false;
+	for (uint32_t i = 0; i < f->nkinds; i++)
+		if (!chat_kind(f->kinds[i]))
+			return false;
+	return true;
 }
 
 static bool any_event(void *ud, const tern_event *ev)
@@ -48,6 +62,19 @@ static bool any_filter(void *ud, const tern_filter *f)
 	return true;
 }
 
+/* The chat relay's own rule (a reject-event hook of that relay only). */
+static tern_verdict short_messages(void *ud, tern_ctx *x, const tern_event *ev,
+				   tern_reason *why)
+{
+	(void)ud;
+	(void)x;
+	if (ev->content.n >= 1 && ev->content.n <= 280)
+		return TERN_PASS;
+	tern_reason_set(why, TERN_PREFIX_BLOCKED,
+			"chat messages are 1 to 280 bytes");
+	return TERN_REJECT;
+}
+
 static tern_relay *relay;
 
 static void on_signal(int sig)
@@ -58,10 +85,9 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-	char notes_dir[4096], other_dir[4096], err[256];
-	tern_store_options so;
-	tern_store *notes = NULL;
-	tern_router *rt = NULL;
+	char router_dir[4096], rest_dir[4096], err[256];
+	tern_relay *chat = NULL, *rest = NULL;
+	tern_memory *mem = NULL;
 	tern_config cfg;
 	int rc;
 
@@ -69,45 +95,49 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s PORT DBDIR\n", argv[0]);
 		return 2;
 	}
-	snprintf(notes_dir, sizeof notes_dir, "%s/notes", argv[2]);
-	snprintf(other_dir, sizeof other_dir, "%s/other", argv[2]);
+	snprintf(router_dir, sizeof router_dir, "%s/router", argv[2]);
+	snprintf(rest_dir, sizeof rest_dir, "%s/rest", argv[2]);
 
-	/* The store of the relay's configuration (opened by
-	 * tern_relay_store()) takes the events no earlier route wants. */
+	/* The router: the relay that listens and runs. */
 	tern_config_defaults(&cfg);
 	cfg.relay.port = (uint16_t)atoi(argv[1]);
-	cfg.store.dir = other_dir;
 	cfg.relay.info.name = "router";
-	if ((rc = tern_relay_new(&relay, &cfg, err, sizeof err))) {
+	cfg.store.dir = router_dir;
+	if ((rc = tern_relay_new(&relay, &cfg, err, sizeof err)) ||
+	    /* The chat relay: in memory, with its own hook. */
+	    (rc = tern_relay_new_sub(&chat, &cfg, err, sizeof err))) {
 		fprintf(stderr, "router: %s\n", err);
+		tern_relay_free(relay);
 		return 1;
 	}
-	/* A second LMDB store, with its own writer thread, for notes. */
-	tern_store_options_defaults(&so);
-	so.dir = notes_dir;
-	rc = tern_store_open(&notes, &so, err, sizeof err);
+	/* The other relay: its configured LMDB store, opened by the
+	 * router's run. */
+	cfg.store.dir = rest_dir;
+	rc = tern_relay_new_sub(&rest, &cfg, err, sizeof err);
 	if (rc)
 		fprintf(stderr, "router: %s\n", err);
-	if (rc == 0 && (rc = tern_router_new(&rt)) == 0 &&
-	    (rc = tern_router_add(rt, is_note, wants_notes, NULL,
-				  &tern_lmdb_backend, notes)) == 0 &&
-	    (rc = tern_router_add(rt, any_event, any_filter, NULL,
-				  &tern_lmdb_backend,
-				  tern_relay_store(relay))) == 0)
-		rc = tern_relay_set_backend(relay, &tern_router_backend, rt);
-	if (rc && notes)
+	if (rc == 0 && (rc = tern_memory_open(&mem, NULL)) == 0 &&
+	    (rc = tern_relay_set_backend(chat, &tern_memory_backend,
+					 mem)) == 0 &&
+	    (rc = tern_on_reject_event(chat, "chat", short_messages,
+				       NULL)) == 0 &&
+	    (rc = tern_relay_add_route(relay, is_chat, wants_chat, NULL,
+				       chat)) == 0)
+		rc = tern_relay_add_route(relay, any_event, any_filter, NULL,
+					  rest);
+	if (rc && rest)
 		fprintf(stderr, "router: %s\n", tern_strerror(rc));
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (rc == 0)
 		rc = tern_relay_run(relay);
-	/* tern_relay_run() has waited for the router's backends (each
-	 * store's writer has committed what it had): free the relay, then
-	 * the router, then the stores it points to. */
+	/* tern_relay_run() has flushed every relay's backend: free the
+	 * relays, then the memory their backends use. */
 	tern_relay_free(relay);
-	tern_router_free(rt);
-	tern_store_close(notes);
+	tern_relay_free(chat);
+	tern_relay_free(rest);
+	tern_memory_close(mem);
 	tern_config_free(&cfg);
 	return rc ? 1 : 0;
 }

@@ -33,10 +33,18 @@
  *     ops.store (a newer stored version refuses the newcomer);
  *   - kind 5: ops.store, then ops.delete_event for each target the
  *     deletion covers ("e": the author's own non-deletion events; "a": the
- *     author's versions with created_at <= the deletion's).
+ *     author's versions with created_at <= the deletion's), unless the
+ *     relay's overwrite-deletion-outcome hooks keep it (see
+ *     tern_deletion_outcome below).
  *
  * Deleted events cannot come back: tern_backend_apply() treats the stored
  * kind-5 events as the tombstones (so a backend keeps its deletions).
+ *
+ * The relay's overwrite-deletion-outcome hooks (tern/hooks.h) reach a
+ * backend through ops.set_deletion_outcome: the relay hands it a
+ * tern_deletion_outcome when it starts, and the backend passes that to
+ * tern_backend_apply_with() (the memory backend does); the LMDB store's
+ * writer runs them itself (tern_store_set_deletion_outcome()).
  *
  * The JSON a backend returns from queries must be the event's canonical
  * JSON (tern_event.json, as tern/event.h defines it): the relay splices it
@@ -66,6 +74,34 @@ typedef struct tern_relay tern_relay;
 
 /* NIP-45: an HLL value is 256 one-byte registers (512 hex characters). */
 #define TERN_HLL_REGISTERS 256
+
+/*
+ * NIP-09 outcome: may a kind-5 deletion remove a stored event? khatru's
+ * OverwriteDeletionOutcome; the relay's hooks of that name
+ * (tern_on_overwrite_deletion_outcome()) come to a backend in this form,
+ * with the contract of tern_store_options.deletion_outcome.
+ */
+typedef struct tern_deletion_outcome {
+	/*
+	 * Asked once per stored event the deletion would remove (target:
+	 * an event of the deletion's author it covers), before it is
+	 * removed; false keeps target (the deletion is stored, and acts as
+	 * a tombstone, either way). target and deletion are valid during
+	 * the call only. Runs on the thread that applies the deletion (for
+	 * the memory backend: the thread that called save), possibly on
+	 * several threads at once for several backends; it must be quick
+	 * and must not call the backend. Required.
+	 */
+	bool (*fn)(void *ctx, const tern_event *target,
+		   const tern_event *deletion);
+	/*
+	 * May be NULL. Asked once per deletion, before fn: false means
+	 * every target is removed without asking fn, and none is parsed
+	 * for it (the fast path while no hook is registered).
+	 */
+	bool (*wanted)(void *ctx);
+	void *ctx;
+} tern_deletion_outcome;
 
 typedef struct tern_backend_ops {
 	const char *name; /* for logs ("lmdb", "memory", ...) */
@@ -152,6 +188,20 @@ typedef struct tern_backend_ops {
 	 * (the memory backend) or the backend has nothing to wait for.
 	 */
 	void (*flush)(void *self);
+
+	/*
+	 * Takes the NIP-09 outcome callbacks (copied; NULL: none, every
+	 * target is removed) that the backend's later saves apply, as
+	 * tern_backend_apply_with() does. The relay calls it once when it
+	 * starts, before its first save, with the callbacks that run its
+	 * overwrite-deletion-outcome hooks, and once with NULL when it
+	 * stops, after flush: a backend without this member never asks
+	 * those hooks. Must be safe to call while saves run (the memory
+	 * backend takes its writer mutex). Optional. (Appended last, so the
+	 * members above keep their places.)
+	 */
+	void (*set_deletion_outcome)(void *self,
+				     const tern_deletion_outcome *o);
 } tern_backend_ops;
 
 /* ---- helpers for backend authors --------------------------------------- */
@@ -173,6 +223,26 @@ typedef struct tern_backend_ops {
  */
 int tern_backend_apply(const tern_backend_ops *ops, void *self,
 		       const tern_event *ev, tern_write_result *res);
+
+/*
+ * tern_backend_apply() with NIP-09 outcome callbacks (o may be NULL: then
+ * it is tern_backend_apply()). When ev is a kind-5 event that was stored:
+ * o->wanted (if not NULL) is asked once; unless it says false, o->fn is
+ * asked once per target before ops.delete_event removes it - for each "e"
+ * tag, the event with that id if it is the author's and not a kind 5; for
+ * each "a" tag naming the author's replaceable or addressable address,
+ * each stored version with created_at <= the deletion's - and a target it
+ * says false to stays stored and is not counted in res->nremoved. Other
+ * authors' events are never passed. A kept target can still be queried;
+ * the stored deletion still refuses its id, and versions of its address
+ * up to the deletion's created_at, if they come again after it is gone
+ * (the LMDB store's writer does the same, docs/STORE_FORMAT.md). The
+ * callbacks run on the calling thread, outside any query of ops.
+ */
+int tern_backend_apply_with(const tern_backend_ops *ops, void *self,
+			    const tern_event *ev,
+			    const tern_deletion_outcome *o,
+			    tern_write_result *res);
 
 /* One-shot query through ops: begin, next until done, end. */
 int tern_backend_query(const tern_backend_ops *ops, void *self,
@@ -260,7 +330,10 @@ void tern_relay_remove_query_sources(tern_relay *r, const void *owner);
  * delete_event is tern_store_delete() of one id; the queries and count are
  * the store's; flush is tern_store_flush(). store, replace and count_hll
  * are NULL (the writer applies the rules itself; HLL values come from
- * queries).
+ * queries). set_deletion_outcome is tern_store_set_deletion_outcome(): a
+ * store a relay is given as its backend runs that relay's
+ * overwrite-deletion-outcome hooks while the relay runs (replacing any
+ * deletion_outcome the store was opened with).
  */
 extern const tern_backend_ops tern_lmdb_backend;
 
@@ -268,12 +341,16 @@ extern const tern_backend_ops tern_lmdb_backend;
 
 /*
  * Events in memory, with the same rules as the LMDB store (through
- * tern_backend_apply()): for tests, examples and small relays. A sorted
- * array (newest first) serves queries, a hash table ids; each save is
- * applied and visible before save returns (its callback runs in save).
+ * tern_backend_apply_with()): for tests, examples and small relays. A
+ * sorted array (newest first) serves queries, a hash table ids; each save
+ * is applied and visible before save returns (its callback runs in save).
  * Writes take O(events) time (array insertion, tombstone lookups), so it
  * suits up to some hundred thousand events. Thread-safe: queries run
- * concurrently, saves one at a time. Nothing survives tern_memory_close().
+ * concurrently, saves one at a time. The NIP-09 outcome callbacks given to
+ * set_deletion_outcome (by the relay: its overwrite-deletion-outcome
+ * hooks) run inside save, on the thread that called it (for the relay:
+ * the I/O thread that received the deletion), while the store's writer
+ * mutex is held. Nothing survives tern_memory_close().
  */
 typedef struct tern_memory tern_memory;
 

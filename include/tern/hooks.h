@@ -79,11 +79,12 @@ typedef enum tern_verdict {
 
 /* ---- the context of a call ------------------------------------------- */
 
-/* The relay running the hook. */
+/* The relay whose hook this is (for a hook of a sub-relay, the sub-relay:
+ * tern/router.h). */
 tern_relay *tern_ctx_relay(const tern_ctx *x);
 
 /* The client connection the item came from, or NULL for internal calls
- * (events injected with tern_relay_inject_event(), routed events). */
+ * (events injected with tern_relay_inject_event()). */
 tern_conn *tern_ctx_conn(const tern_ctx *x);
 
 /* True when the item was not sent by a client (see tern_ctx_conn()). */
@@ -176,12 +177,16 @@ typedef tern_verdict (*tern_reject_event_fn)(void *ud, tern_ctx *x,
 					    const tern_event *ev,
 					    tern_reason *why);
 
-/* For each event a kind-5 deletion would remove (the LMDB store's writer
- * thread, inside the write transaction: must be quick, must not call the
- * store). Return false to keep target; the deletion (and its tombstone,
- * so target cannot be sent again) is stored either way. The first false
- * wins. Custom backends (tern/backend.h) apply deletions themselves and
- * do not call these hooks. */
+/* For each event of its author a kind-5 deletion would remove, before
+ * it is removed. Runs where the backend applies the deletion: the LMDB
+ * store's writer thread, inside the write transaction; for the memory
+ * backend and other backends that take the hooks through
+ * tern_backend_ops.set_deletion_outcome, the thread that saves (an I/O
+ * thread of the relay). Must be quick and must not call the store or
+ * backend. Return false to keep target; the deletion (and its tombstone,
+ * so target cannot be sent again once gone) is stored either way. The
+ * first false wins. A backend without set_deletion_outcome (see
+ * tern/backend.h) never calls these hooks. */
 typedef bool (*tern_overwrite_deletion_outcome_fn)(void *ud,
 						  const tern_event *target,
 						  const tern_event *deletion);

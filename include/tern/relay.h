@@ -68,16 +68,18 @@ int tern_relay_new(tern_relay **out, const tern_config *cfg, char *err,
  * starts the I/O threads (the calling thread runs the first of them) and
  * returns once they have all finished and the backend has completed every
  * save it had accepted (the LMDB store's writer has committed them; a
- * custom backend's ops.flush, tern/backend.h).
+ * custom backend's ops.flush, tern/backend.h). A router (tern/router.h)
+ * does the same for the backend of each of its sub-relays.
  *
  * SIGPIPE: a write to a client that has gone raises SIGPIPE, whose default
  * action kills the process. When its disposition is SIG_DFL, this sets it
  * to SIG_IGN (process-wide, and left so after return); a handler the
  * program installed is kept. Embedding programs need not ignore it.
  *
- * Returns 0; a store error (tern_store_open(), whose message is logged);
- * or -errno / TERN_ENOMEM when a thread could not be started (then
- * nothing is left running). May be called once per relay.
+ * Returns 0; a store error (tern_store_open(), whose message is logged;
+ * also for a sub-relay's store); -errno / TERN_ENOMEM when a thread could
+ * not be started (then nothing is left running); TERN_EINVAL when r has
+ * run already or is a sub-relay. May be called once per relay.
  */
 int tern_relay_run(tern_relay *r);
 
@@ -126,7 +128,7 @@ void tern_relay_stats_get(tern_relay *r, tern_relay_stats *st);
 
 /*
  * The LMDB store of the configuration (for reading, for tools in the same
- * process, or as a route of a tern/router.h router), opened by this call
+ * process), opened by this call
  * if it is not open yet. NULL when it cannot be opened (the reason is
  * logged). Valid until tern_relay_free(). Thread-safe.
  */

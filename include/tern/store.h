@@ -198,6 +198,21 @@ typedef void (*tern_store_write_cb)(void *ctx, const tern_write_result *res);
 int tern_store_submit(tern_store *s, const tern_event *ev,
 		      tern_store_write_cb cb, void *ctx, bool wait);
 
+/*
+ * Replaces the NIP-09 outcome callbacks of tern_store_options
+ * (deletion_outcome, deletion_outcome_wanted, deletion_outcome_ctx; all
+ * NULL: every target is removed) while the store runs. Waits for the
+ * write batch in progress, if any: once it returns, the writer calls only
+ * the new callbacks, from its next batch on. Thread-safe; not from the
+ * writer thread (a write callback or an outcome callback). Returns 0, or
+ * TERN_EINVAL for a read-only store.
+ */
+int tern_store_set_deletion_outcome(
+	tern_store *s,
+	bool (*deletion_outcome)(void *ctx, const tern_event *target,
+				 const tern_event *deletion),
+	bool (*deletion_outcome_wanted)(void *ctx), void *ctx);
+
 /* Blocks until every event submitted before the call has been committed
  * and its callback has run. Thread-safe; not from the writer thread (a
  * write callback). Returns 0 or TERN_ECLOSED. */

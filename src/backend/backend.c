@@ -5,7 +5,10 @@
  * The rules are those the LMDB store's writer applies (docs/STORE_FORMAT.md,
  * "Write rules"), expressed through queries: where the store keeps
  * tombstone tables, this code looks at the stored kind-5 events of the
- * author, which hold the same facts (a deletion is never deleted).
+ * author, which hold the same facts (a deletion is never deleted). The
+ * NIP-09 outcome callbacks are asked where the writer asks its
+ * deletion_outcome option: once per deletion whether anyone listens, then
+ * once per target just before it would be removed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -115,14 +118,19 @@ typedef struct rules {
 	const tern_backend_ops *ops;
 	void *self;
 	const tern_event *ev;
+	const tern_deletion_outcome *outcome; /* may be NULL */
+	bool ask;               /* outcome->fn is asked about ev's targets */
 	tern_arena scratch;     /* one parsed row at a time */
+	tern_arena kept;        /* the JSON of the found events, when ask */
 	tern_slice d;           /* ev's address d ("" for replaceable) */
 	bool addr;              /* ev is replaceable or addressable */
 	bool hit;
-	/* collected events (created_at, id) */
+	/* collected events (created_at, id; their JSON when ask) */
 	struct found {
 		uint64_t created_at;
 		uint8_t id[32];
+		const uint8_t *json;
+		size_t len;
 	} *found;
 	size_t nfound, capfound;
 	bool nomem;
@@ -159,6 +167,21 @@ static void found_add(rules *r, const tern_event *ev)
 	}
 	r->found[r->nfound].created_at = ev->created_at;
 	memcpy(r->found[r->nfound].id, ev->id, 32);
+	r->found[r->nfound].json = NULL;
+	r->found[r->nfound].len = 0;
+	/* The row is the query's only during the visit: the outcome
+	 * callback, asked after the query, gets a copy. */
+	if (r->ask) {
+		uint8_t *j = tern_arena_alloc(&r->kept, ev->json.n);
+
+		if (!j) {
+			r->nomem = true;
+			return;
+		}
+		memcpy(j, ev->json.p, ev->json.n);
+		r->found[r->nfound].json = j;
+		r->found[r->nfound].len = ev->json.n;
+	}
 	r->nfound++;
 }
 
@@ -263,20 +286,36 @@ static int versions(rules *r, uint16_t kind, tern_slice d, uint64_t until)
 	return rc ? rc : r->nomem ? TERN_ENOMEM : 0;
 }
 
-/* Removes the events in r->found; counts those that were there. */
+/* The outcome callback: may the deletion r->ev remove f? (A row that no
+ * longer parses is removed, as the LMDB writer does.) */
+static bool outcome_removes(rules *r, const struct found *f)
+{
+	tern_event target;
+
+	tern_arena_reset(&r->scratch);
+	if (tern_event_parse(&target, f->json, f->len, NULL, &r->scratch,
+			     NULL))
+		return true;
+	return r->outcome->fn(r->outcome->ctx, &target, r->ev);
+}
+
+/* Removes the events in r->found (but those the outcome callback keeps,
+ * when asking); counts those that were there. */
 static int remove_found(rules *r, uint32_t *nremoved)
 {
-	for (size_t i = 0; i < r->nfound; i++) {
-		bool removed = false;
-		int rc = r->ops->delete_event(r->self, r->found[i].id,
-					      &removed);
+	int rc = 0;
 
-		if (rc)
-			return rc;
+	for (size_t i = 0; i < r->nfound && !rc; i++) {
+		bool removed = false;
+
+		if (r->ask && !outcome_removes(r, &r->found[i]))
+			continue;
+		rc = r->ops->delete_event(r->self, r->found[i].id, &removed);
 		*nremoved += removed;
 	}
 	r->nfound = 0;
-	return 0;
+	tern_arena_reset(&r->kept);
+	return rc;
 }
 
 /* Generic replace: refuse ev if a stored version wins, else store it and
@@ -312,6 +351,9 @@ static int apply_deletion(rules *r, uint32_t *nremoved)
 	tern_filter f;
 	int rc;
 
+	/* Asked once per deletion, as the LMDB writer does. */
+	r->ask = r->outcome && r->outcome->fn &&
+		 (!r->outcome->wanted || r->outcome->wanted(r->outcome->ctx));
 	for (uint32_t i = 0; i < ev->ntags; i++) {
 		const tern_tag *t = &ev->tags[i];
 
@@ -406,7 +448,15 @@ static int rules_run(rules *r, tern_write_result *res)
 int tern_backend_apply(const tern_backend_ops *ops, void *self,
 		       const tern_event *ev, tern_write_result *res)
 {
-	rules r = { .ops = ops, .self = self, .ev = ev };
+	return tern_backend_apply_with(ops, self, ev, NULL, res);
+}
+
+int tern_backend_apply_with(const tern_backend_ops *ops, void *self,
+			    const tern_event *ev,
+			    const tern_deletion_outcome *o,
+			    tern_write_result *res)
+{
+	rules r = { .ops = ops, .self = self, .ev = ev, .outcome = o };
 	int rc;
 
 	memset(res, 0, sizeof *res);
@@ -419,8 +469,10 @@ int tern_backend_apply(const tern_backend_ops *ops, void *self,
 		 tern_kind_is_addressable(ev->kind);
 	r.d = addr_d(ev);
 	tern_arena_init(&r.scratch, 0);
+	tern_arena_init(&r.kept, 0);
 	rc = rules_run(&r, res);
 	tern_arena_free(&r.scratch);
+	tern_arena_free(&r.kept);
 	free(r.found);
 	if (rc) {
 		res->status = TERN_WRITE_ERROR;

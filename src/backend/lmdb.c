@@ -59,6 +59,14 @@ static void l_flush(void *self)
 	tern_store_flush(self);
 }
 
+static void l_set_deletion_outcome(void *self, const tern_deletion_outcome *o)
+{
+	if (o)
+		tern_store_set_deletion_outcome(self, o->fn, o->wanted, o->ctx);
+	else
+		tern_store_set_deletion_outcome(self, NULL, NULL, NULL);
+}
+
 const tern_backend_ops tern_lmdb_backend = {
 	.name = "lmdb",
 	.save = l_save,
@@ -71,4 +79,5 @@ const tern_backend_ops tern_lmdb_backend = {
 	.count = l_count,
 	.count_hll = NULL,
 	.flush = l_flush,
+	.set_deletion_outcome = l_set_deletion_outcome,
 };

@@ -1,12 +1,15 @@
 /*
  * The in-memory backend (tern/backend.h): events in a sorted array (newest
  * first, ties lowest id: the order queries return) and a hash table of ids.
- * The write rules come from tern_backend_apply() over this file's
- * primitives, so they are the LMDB store's by construction.
+ * The write rules come from tern_backend_apply_with() over this file's
+ * primitives, so they are the LMDB store's by construction (NIP-09 outcome
+ * callbacks included).
  *
  * Locking: a read-write lock guards the tables (queries and counts share
  * it, store and delete take it alone); a mutex serializes saves, so the
- * rules see no other write between their lookups and their changes.
+ * rules see no other write between their lookups and their changes, and
+ * guards the outcome callbacks too, so that a save uses one set of them
+ * from start to end.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,7 +34,8 @@ typedef struct rec {
 
 struct tern_memory {
 	pthread_rwlock_t lock; /* guards everything below */
-	pthread_mutex_t wmu;   /* one save at a time */
+	pthread_mutex_t wmu;   /* one save at a time; guards outcome */
+	tern_deletion_outcome outcome; /* fn NULL: none */
 	size_t cap;
 	bool evict;
 	rec **by_time;         /* newest first; n of cap entries */
@@ -341,13 +345,26 @@ static int m_save(void *self, const tern_event *ev, tern_store_write_cb cb,
 	int rc;
 
 	pthread_mutex_lock(&m->wmu);
-	rc = tern_backend_apply(&tern_memory_backend, m, ev, &res);
+	rc = tern_backend_apply_with(&tern_memory_backend, m, ev,
+				     m->outcome.fn ? &m->outcome : NULL, &res);
 	pthread_mutex_unlock(&m->wmu);
 	if (rc)
 		return rc;
 	if (cb)
 		cb(ctx, &res);
 	return 0;
+}
+
+static void m_set_deletion_outcome(void *self, const tern_deletion_outcome *o)
+{
+	tern_memory *m = self;
+
+	pthread_mutex_lock(&m->wmu);
+	if (o && o->fn)
+		m->outcome = *o;
+	else
+		memset(&m->outcome, 0, sizeof m->outcome);
+	pthread_mutex_unlock(&m->wmu);
 }
 
 typedef struct mquery {
@@ -516,4 +533,5 @@ const tern_backend_ops tern_memory_backend = {
 	.query_end = m_query_end,
 	.count = m_count,
 	.count_hll = m_count_hll,
+	.set_deletion_outcome = m_set_deletion_outcome,
 };

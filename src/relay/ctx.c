@@ -50,6 +50,7 @@ tern_deferral *tern_ctx_defer(tern_ctx *x)
 	d->c = dr->c;
 	d->inj = dr->inj;
 	d->kind = dr->kind;
+	d->rel = dr->rel;
 	atomic_init(&d->completed, false);
 	if (dr->kind == TERN__DEFER_EVENT) {
 		/* The event is parsed again from this copy on resume. */
@@ -233,7 +234,8 @@ tern_verdict tern__run_reject_conn(tern_relay *r, tern__io *io, tern__conn *c,
 {
 	const tern__hook_list *l = tern__hooks_get(&r->hooks,
 						   TERN__H_REJECT_CONN);
-	tern__defer_req dr = { TERN__DEFER_CONN, io, c, NULL, NULL, NULL };
+	tern__defer_req dr = { TERN__DEFER_CONN, io, c, NULL, NULL, NULL,
+			       0 };
 	tern_ctx x = { r, c, { NULL, 0 }, &dr };
 	tern_verdict out;
 	size_t i;
@@ -260,7 +262,8 @@ tern_verdict tern__run_reject_event(tern_relay *r, tern__io *io,
 {
 	const tern__hook_list *l = tern__hooks_get(&r->hooks,
 						   TERN__H_REJECT_EVENT);
-	tern__defer_req dr = { TERN__DEFER_EVENT, io, c, inj, ev, NULL };
+	tern__defer_req dr = { TERN__DEFER_EVENT, io, c, inj, ev, NULL,
+			       r->route_idx };
 	tern_ctx x = { r, c, { NULL, 0 }, &dr };
 	tern_verdict out;
 	size_t i;
@@ -420,11 +423,16 @@ bool tern__run_deletion_outcome(void *ctx, const tern_event *target,
 				const tern_event *deletion)
 {
 	tern_relay *r = ctx;
+	tern__io *io = tern__io_current();
+	/* One of r's I/O threads (a backend saving in save) is online
+	 * already; any other thread (a store's writer) takes the shared
+	 * slot, which several may hold at once. */
+	bool shared = !io || io->r != r;
 	const tern__hook_list *l;
 	bool remove = true;
 
-	/* The writer's reader slot is the last one (relay.c). */
-	tern__hooks_online(&r->hooks, r->nio);
+	if (shared)
+		tern__hooks_enter_shared(&r->hooks);
 	l = tern__hooks_get(&r->hooks, TERN__H_DELETION_OUTCOME);
 	if (l)
 		FOREACH(l, k)
@@ -433,7 +441,8 @@ bool tern__run_deletion_outcome(void *ctx, const tern_event *target,
 				remove = false;
 				break;
 			}
-	tern__hooks_offline(&r->hooks, r->nio);
+	if (shared)
+		tern__hooks_leave_shared(&r->hooks);
 	return remove;
 }
 
@@ -442,4 +451,14 @@ bool tern__deletion_outcome_wanted(void *ctx)
 	tern_relay *r = ctx;
 
 	return tern__hooks_any(&r->hooks, TERN__H_DELETION_OUTCOME);
+}
+
+void tern__relay_deletion_outcome(tern_relay *r, const tern_backend_ops *ops,
+				  void *self, bool on)
+{
+	tern_deletion_outcome o = { tern__run_deletion_outcome,
+				    tern__deletion_outcome_wanted, r };
+
+	if (ops && ops->set_deletion_outcome)
+		ops->set_deletion_outcome(self, on ? &o : NULL);
 }

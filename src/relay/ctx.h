@@ -23,7 +23,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include <tern/backend.h>
 #include <tern/hooks.h>
 
 #include "relay/hooks.h"
@@ -46,6 +48,7 @@ typedef struct tern__defer_req {
 	tern__inject *inj;
 	const tern_event *ev;
 	tern_deferral *d;       /* made by tern_ctx_defer() */
+	uint32_t rel;           /* the relay whose hooks run (router.h) */
 } tern__defer_req;
 
 struct tern_ctx {
@@ -65,6 +68,7 @@ struct tern_deferral {
 	void *ud;
 	size_t idx;
 	tern__rbuf *json;       /* EVENT: the event's JSON */
+	uint32_t rel;           /* EVENT: the relay it was routed to */
 	/* the verdict */
 	atomic_bool completed;
 	tern_verdict v;
@@ -142,12 +146,25 @@ void tern__run_relay_info(tern_relay *r, tern__conn *c,
 			  tern_relay_info *info);
 
 /*
- * The store's deletion-outcome callback (writer thread): ctx is the
- * relay. Returns false to keep target.
+ * The deletion-outcome callback of the relay's LMDB store and backends
+ * (tern_deletion_outcome.fn): ctx is the relay. Returns false to keep
+ * target. Any thread: the store's writer, an I/O thread saving into a
+ * backend, a backend's own thread.
  */
 bool tern__run_deletion_outcome(void *ctx, const tern_event *target,
 				const tern_event *deletion);
-/* The store's question: is any deletion-outcome hook registered? */
+/* Their question: is any deletion-outcome hook registered? */
 bool tern__deletion_outcome_wanted(void *ctx);
+
+/*
+ * Hands the backend (ops, self) r's overwrite-deletion-outcome hooks
+ * (on: the two callbacks above with ctx r) or takes them back (!on),
+ * through ops->set_deletion_outcome; nothing when it has none (the LMDB
+ * store gets them at open, tern_store_options). With on before the
+ * backend's first save for r, with !on after its flush, before r is
+ * freed.
+ */
+void tern__relay_deletion_outcome(tern_relay *r, const tern_backend_ops *ops,
+				  void *self, bool on);
 
 #endif

@@ -28,6 +28,27 @@ int tern__hooks_init(tern__hooks *h, size_t nslots, void (*wake)(void *ctx),
 	return 0;
 }
 
+int tern__hooks_set_slots(tern__hooks *h, size_t nslots)
+{
+	atomic_uint_fast64_t *v;
+	int rc = 0;
+
+	pthread_mutex_lock(&h->mu);
+	if (nslots > h->nslots) {
+		v = realloc(h->slots, nslots * sizeof *v);
+		if (v) {
+			for (size_t i = h->nslots; i < nslots; i++)
+				atomic_init(&v[i], TERN__HOOKS_OFFLINE);
+			h->slots = v;
+			h->nslots = nslots;
+		} else {
+			rc = TERN_ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
 void tern__hooks_free(tern__hooks *h)
 {
 	tern__hook_list *l, *next;
@@ -168,6 +189,22 @@ void tern__hooks_online(tern__hooks *h, size_t slot)
 void tern__hooks_offline(tern__hooks *h, size_t slot)
 {
 	atomic_store(&h->slots[slot], TERN__HOOKS_OFFLINE);
+}
+
+void tern__hooks_enter_shared(tern__hooks *h)
+{
+	pthread_mutex_lock(&h->mu);
+	if (h->nshared++ == 0)
+		tern__hooks_online(h, h->nslots - 1);
+	pthread_mutex_unlock(&h->mu);
+}
+
+void tern__hooks_leave_shared(tern__hooks *h)
+{
+	pthread_mutex_lock(&h->mu);
+	if (--h->nshared == 0)
+		tern__hooks_offline(h, h->nslots - 1);
+	pthread_mutex_unlock(&h->mu);
 }
 
 size_t tern__hooks_resume_at(const tern__hook_list *l, void (*fn)(void),

@@ -12,8 +12,11 @@
  * quiescent point, or TERN__HOOKS_OFFLINE while it runs none. I/O threads
  * hold no list pointer between loop callbacks, so each loop turn is a
  * quiescent point (tern__hooks_quiescent(), from the loop's check
- * callback); the store's writer thread is online only around the
- * deletion-outcome hooks (tern__hooks_online/offline). A swap bumps the
+ * callback). Other threads run only the deletion-outcome hooks (stores'
+ * writer threads, backends' saves): they share the last slot, online from
+ * the first one's tern__hooks_enter_shared() to the last one's
+ * tern__hooks_leave_shared(), at the epoch the first one saw, which
+ * keeps every list any of them loaded since. A swap bumps the
  * epoch and tags the old array with it; the array is freed when every
  * slot has seen that epoch (or is offline). Registration wakes the I/O
  * loops so that their next turn reclaims promptly. All these atomics are
@@ -76,6 +79,7 @@ typedef struct tern__hooks {
 	atomic_size_t nretired;
 	size_t nslots;
 	atomic_uint_fast64_t *slots;   /* one per reader thread */
+	size_t nshared;                /* under mu: threads in the last slot */
 	void (*wake)(void *ctx);       /* wakes the readers after a swap */
 	void *wake_ctx;
 } tern__hooks;
@@ -83,6 +87,12 @@ typedef struct tern__hooks {
 /* nslots reader slots, all offline. Returns 0 or TERN_ENOMEM. */
 int tern__hooks_init(tern__hooks *h, size_t nslots,
 		     void (*wake)(void *ctx), void *wake_ctx);
+/*
+ * Grows the reader slots to nslots (new ones offline); fewer is a no-op.
+ * Only while no reader thread uses h (a sub-relay becoming a route, before
+ * its router runs). Returns 0 or TERN_ENOMEM.
+ */
+int tern__hooks_set_slots(tern__hooks *h, size_t nslots);
 /* Frees every list (no reader may be running). */
 void tern__hooks_free(tern__hooks *h);
 
@@ -110,6 +120,10 @@ void tern__hooks_quiescent(tern__hooks *h, size_t slot);
 /* Reader slot i goes online / offline (holds no list after). */
 void tern__hooks_online(tern__hooks *h, size_t slot);
 void tern__hooks_offline(tern__hooks *h, size_t slot);
+/* The calling thread, which owns no slot, enters / leaves the shared one
+ * (the last slot): it may hold lists in between. Any thread. */
+void tern__hooks_enter_shared(tern__hooks *h);
+void tern__hooks_leave_shared(tern__hooks *h);
 
 /*
  * Where a list is resumed after a deferral by the hook (fn, ud) that was

@@ -25,8 +25,14 @@ void tern__inject_done(tern__inject *inj, bool ok, const tern_reason *why)
 int tern_relay_inject_event(tern_relay *r, const uint8_t *json, size_t len,
 			    tern_relay_inject_fn cb, void *ud)
 {
-	tern__inject *inj = malloc(sizeof *inj + len);
+	tern_relay *run = tern__relay_runner(r);
+	tern__inject *inj;
 
+	/* A sub-relay runs on its router's threads: none before it is a
+	 * route. */
+	if (!run->nio)
+		return TERN_EINVAL;
+	inj = malloc(sizeof *inj + len);
 	if (!inj)
 		return TERN_ENOMEM;
 	inj->r = r;
@@ -35,7 +41,7 @@ int tern_relay_inject_event(tern_relay *r, const uint8_t *json, size_t len,
 	inj->len = len;
 	if (len)
 		memcpy(inj->json, json, len);
-	if (!tern__io_post(r->io[0], TERN__IO_INJECT, inj)) {
+	if (!tern__io_post(run->io[0], TERN__IO_INJECT, inj)) {
 		free(inj);
 		return TERN_ECLOSED;
 	}
@@ -106,6 +112,8 @@ static int collect_sub(void *ctx, const tern__subindex_sub *sub)
 	for (uint32_t i = 0; i < sub->nfilters; i++) {
 		tern__livesnap_item *it;
 
+		if (tern__subindex_route(sub, i) != s->rel)
+			continue;
 		if (s->n == s->cap) {
 			size_t cap = s->cap ? s->cap * 2 : 64;
 			tern__livesnap_item *v = realloc(s->v, cap * sizeof *v);
@@ -143,15 +151,16 @@ void tern__livesnap_collect(tern__io *io, tern__livesnap *s)
 int tern_relay_foreach_live_filter(tern_relay *r, tern_live_filter_fn cb,
 				   void *ud)
 {
-	tern__livesnap s = { .remaining = r->nio };
+	tern_relay *run = tern__relay_runner(r);
+	tern__livesnap s = { .rel = r->route_idx, .remaining = run->nio };
 	tern__io *self = tern__io_current();
 	int rc = 0;
 
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.cv, NULL);
 	tern_arena_init(&s.a, 0);
-	for (unsigned i = 0; i < r->nio; i++) {
-		tern__io *io = r->io[i];
+	for (unsigned i = 0; i < run->nio; i++) {
+		tern__io *io = run->io[i];
 
 		/* A loop that is not running touches no subscription: read
 		 * its index from here. */

@@ -6,7 +6,9 @@
  * An injected event is posted to the first I/O thread, which runs it
  * like a client's EVENT (parse, id and signature, reject-event hooks with
  * no connection, store or ephemeral fan-out) and reports the outcome
- * through the caller's callback, on that thread.
+ * through the caller's callback, on that thread. An event injected into a
+ * sub-relay goes to its router's first I/O thread, and to that sub-relay
+ * (inj->r) without asking the matchers.
  */
 #ifndef TERN_RELAY_INJECT_H
 #define TERN_RELAY_INJECT_H
@@ -41,6 +43,7 @@ typedef struct tern__livesnap_item {
 } tern__livesnap_item;
 
 typedef struct tern__livesnap {
+	uint32_t rel;            /* the filters of this relay (router.h) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned remaining;      /* I/O threads still to collect */

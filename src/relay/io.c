@@ -15,6 +15,7 @@
 #include "relay/ctx.h"
 #include "relay/inject.h"
 #include "relay/io.h"
+#include "relay/router.h"
 #include "relay/session.h"
 #include "relay/wire.h"
 
@@ -93,7 +94,7 @@ tern__io *tern__io_current(void)
 }
 
 static bool post(tern__io *io, tern__io_msg_kind kind, void *p,
-		 bool if_running)
+		 uint32_t rel, bool if_running)
 {
 	bool ok = true;
 
@@ -112,7 +113,7 @@ static bool post(tern__io *io, tern__io_msg_kind kind, void *p,
 		}
 	}
 	if (ok)
-		io->inbox[io->ninbox++] = (tern__io_msg){ kind, p };
+		io->inbox[io->ninbox++] = (tern__io_msg){ kind, rel, p };
 	pthread_mutex_unlock(&io->mu);
 	if (ok)
 		uv_async_send(&io->wake);
@@ -121,12 +122,17 @@ static bool post(tern__io *io, tern__io_msg_kind kind, void *p,
 
 bool tern__io_post(tern__io *io, tern__io_msg_kind kind, void *p)
 {
-	return post(io, kind, p, false);
+	return post(io, kind, p, 0, false);
+}
+
+bool tern__io_post_fanout(tern__io *io, tern__rbuf *json, uint32_t rel)
+{
+	return post(io, TERN__IO_FANOUT, json, rel, false);
 }
 
 bool tern__io_post_if_running(tern__io *io, tern__io_msg_kind kind, void *p)
 {
-	return post(io, kind, p, true);
+	return post(io, kind, p, 0, true);
 }
 
 void tern__io_serve_livesnaps(tern__io *io)
@@ -206,7 +212,7 @@ static void handle_msg(tern__io *io, tern__io_msg *m)
 		break;
 	case TERN__IO_FANOUT:
 		if (!io->stopping)
-			tern__io_fanout(io, m->p);
+			tern__io_fanout(io, m->p, m->rel);
 		tern__rbuf_unref(m->p);
 		break;
 	case TERN__IO_SETTINGS:
@@ -229,6 +235,7 @@ static void handle_msg(tern__io *io, tern__io_msg *m)
 
 typedef struct fanout_ctx {
 	tern__io *io;
+	tern_relay *r;  /* the relay whose live filters these are */
 	tern__rbuf *json;
 	const tern_event *ev;
 	bool restricted;
@@ -239,7 +246,7 @@ typedef struct fanout_ctx {
  * with replaced JSON). */
 static bool fanout_hooks(fanout_ctx *f, tern__conn *c, tern_slice sub)
 {
-	tern_relay *r = f->io->r;
+	tern_relay *r = f->r;
 	tern_slice json = f->ev->json;
 	tern_slice parts[3];
 	char head[TERN__WIRE_SMALL_MAX];
@@ -272,10 +279,11 @@ static void fanout_visit(void *ctx, const tern__subindex_sub *sub)
 	tern__conn_send_event(c, sub->id, f->json);
 }
 
-void tern__io_fanout(tern__io *io, tern__rbuf *json)
+void tern__io_fanout(tern__io *io, tern__rbuf *json, uint32_t rel)
 {
 	tern_event ev;
-	fanout_ctx f = { io, json, &ev, false, false };
+	fanout_ctx f = { io, tern__router_relay(io->r, rel), json, &ev, false,
+			 false };
 
 	/* Without live subscriptions on this thread nothing can match: skip
 	 * the parse (~1.5 us per event per thread on the ingest path). */
@@ -286,9 +294,9 @@ void tern__io_fanout(tern__io *io, tern__rbuf *json)
 			     &io->arena, NULL) != 0)
 		return;
 	f.restricted = tern__settings_restricted(io->set, ev.kind);
-	f.hooked = tern__hooks_any(&io->r->hooks, TERN__H_PREVENT_BROADCAST) ||
-		   tern__hooks_any(&io->r->hooks, TERN__H_OVERWRITE_RESPONSE);
-	tern__subindex_match(io->subs, &ev, fanout_visit, &f);
+	f.hooked = tern__hooks_any(&f.r->hooks, TERN__H_PREVENT_BROADCAST) ||
+		   tern__hooks_any(&f.r->hooks, TERN__H_OVERWRITE_RESPONSE);
+	tern__subindex_match_route(io->subs, &ev, rel, fanout_visit, &f);
 	tern_arena_reset(&io->arena);
 }
 
@@ -388,7 +396,7 @@ static void on_check(uv_check_t *h)
 	flush_all(io);
 	check_stop(io);
 	/* Between callbacks no hook list is held: a quiescent point. */
-	tern__hooks_quiescent(&io->r->hooks, io->idx);
+	tern__relay_hooks_quiescent(io->r, io->idx);
 }
 
 static void on_idle(uv_idle_t *h)
@@ -523,7 +531,7 @@ fail:
 void tern__io_run(tern__io *io)
 {
 	current_io = io;
-	tern__hooks_online(&io->r->hooks, io->idx);
+	tern__relay_hooks_online(io->r, io->idx);
 	pthread_mutex_lock(&io->mu);
 	io->running = true;
 	pthread_mutex_unlock(&io->mu);
@@ -539,7 +547,7 @@ void tern__io_run(tern__io *io)
 	pthread_mutex_unlock(&io->mu);
 	/* Snapshots asked for meanwhile are answered from here. */
 	tern__io_serve_livesnaps(io);
-	tern__hooks_offline(&io->r->hooks, io->idx);
+	tern__relay_hooks_offline(io->r, io->idx);
 	current_io = NULL;
 }
 

@@ -31,7 +31,8 @@
 /* Messages posted to an I/O thread. */
 typedef enum tern__io_msg_kind {
 	TERN__IO_RESULT,   /* p: a tern__pending whose write completed */
-	TERN__IO_FANOUT,   /* p: a tern__rbuf holding an event's JSON */
+	TERN__IO_FANOUT,   /* p: a tern__rbuf holding an event's JSON, rel:
+			      the relay that handled it (router.h) */
 	TERN__IO_SETTINGS, /* p: a tern__settings reference */
 	TERN__IO_DEFERRAL, /* p: a completed tern_deferral (ctx.h) */
 	TERN__IO_INJECT,   /* p: a tern__inject (inject.h) */
@@ -41,6 +42,7 @@ typedef enum tern__io_msg_kind {
 
 typedef struct tern__io_msg {
 	tern__io_msg_kind kind;
+	uint32_t rel;
 	void *p;
 } tern__io_msg;
 
@@ -97,6 +99,8 @@ void tern__io_free(tern__io *io);
 bool tern__io_post(tern__io *io, tern__io_msg_kind kind, void *p);
 /* Wakes the loop (async-signal-safe). */
 void tern__io_wake(tern__io *io);
+/* Posts TERN__IO_FANOUT of json for the live filters of relay rel. */
+bool tern__io_post_fanout(tern__io *io, tern__rbuf *json, uint32_t rel);
 /* As tern__io_post(), but only while the loop runs (not before). */
 bool tern__io_post_if_running(tern__io *io, tern__io_msg_kind kind, void *p);
 /* The I/O thread the caller runs on, or NULL. */
@@ -109,9 +113,10 @@ void tern__io_serve_livesnaps(tern__io *io);
 void tern__io_mark_dirty(tern__io *io, tern__conn *c);
 /* Makes the idle handle run scans. */
 void tern__io_scans_active(tern__io *io);
-/* Sends json (canonical event JSON) to every local subscription it
- * matches, honouring restricted kinds. */
-void tern__io_fanout(tern__io *io, tern__rbuf *json);
+/* Sends json (canonical event JSON) to every local subscription with a
+ * filter of relay rel (router.h; 0 without routes) that it matches,
+ * honouring restricted kinds and that relay's hooks. */
+void tern__io_fanout(tern__io *io, tern__rbuf *json, uint32_t rel);
 
 /* Milliseconds of the loop clock. */
 static inline uint64_t tern__io_now(tern__io *io)

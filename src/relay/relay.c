@@ -16,6 +16,7 @@
 #include "relay/inject.h"
 #include "relay/io.h"
 #include "relay/relay.h"
+#include "relay/router.h"
 #include "relay/sources.h"
 
 /* ---- built-in event policy (the first reject-event hooks) ------------- */
@@ -88,10 +89,11 @@ static tern_verdict builtin_protected(void *ud, tern_ctx *x,
 	return TERN_REJECT;
 }
 
-/* Hook lists changed: let every running loop pass a quiescent point. */
+/* Hook lists changed: let every running loop pass a quiescent point (a
+ * sub-relay's lists are read by its router's loops). */
 static void wake_loops(void *ctx)
 {
-	tern_relay *r = ctx;
+	tern_relay *r = tern__relay_runner(ctx);
 
 	if (!r->io)
 		return;
@@ -138,11 +140,39 @@ const tern_event_limits tern__relay_reparse_limits = {
 
 void tern__relay_broadcast(tern_relay *r, tern__rbuf *json)
 {
-	for (unsigned i = 0; i < r->nio; i++) {
+	tern_relay *run = tern__relay_runner(r);
+
+	for (unsigned i = 0; i < run->nio; i++) {
 		tern__rbuf_ref(json);
-		if (!tern__io_post(r->io[i], TERN__IO_FANOUT, json))
+		if (!tern__io_post_fanout(run->io[i], json, r->route_idx))
 			tern__rbuf_unref(json);
 	}
+}
+
+/* ---- hook reader slots of the I/O threads ----------------------------- */
+
+void tern__relay_hooks_quiescent(tern_relay *r, size_t slot)
+{
+	tern__hooks_quiescent(&r->hooks, slot);
+	if (r->routes)
+		for (uint32_t i = 1; i < r->routes->nrel; i++)
+			tern__hooks_quiescent(&r->routes->rel[i]->hooks, slot);
+}
+
+void tern__relay_hooks_online(tern_relay *r, size_t slot)
+{
+	tern__hooks_online(&r->hooks, slot);
+	if (r->routes)
+		for (uint32_t i = 1; i < r->routes->nrel; i++)
+			tern__hooks_online(&r->routes->rel[i]->hooks, slot);
+}
+
+void tern__relay_hooks_offline(tern_relay *r, size_t slot)
+{
+	tern__hooks_offline(&r->hooks, slot);
+	if (r->routes)
+		for (uint32_t i = 1; i < r->routes->nrel; i++)
+			tern__hooks_offline(&r->routes->rel[i]->hooks, slot);
 }
 
 void tern__relay_write_cb(void *ctx, const tern_write_result *res)
@@ -154,10 +184,11 @@ void tern__relay_write_cb(void *ctx, const tern_write_result *res)
 	p->reason = res->reason;
 	/* The live copies go out first, then the answer to the sender:
 	 * both reach its thread in that order, and the order module holds
-	 * later replies behind the OK anyway. */
+	 * later replies behind the OK anyway. They go to the live filters
+	 * of the relay that stored it (router.h). */
 	if (res->status == TERN_WRITE_STORED) {
 		atomic_fetch_add(&r->n_events_stored, 1);
-		tern__relay_broadcast(r, p->json);
+		tern__relay_broadcast(tern__router_relay(r, p->rel), p->json);
 	}
 	if (!tern__io_post(p->io, TERN__IO_RESULT, p)) {
 		/* The thread has ended: its connections are gone. */
@@ -221,8 +252,8 @@ static void ignore_sigpipe(void)
 	}
 }
 
-static int relay_new(tern_relay **out, const tern_config *cfg, bool listen,
-		     char *err, size_t errcap)
+int tern__relay_create(tern_relay **out, const tern_config *cfg,
+		       tern__relay_mode mode, char *err, size_t errcap)
 {
 	tern_relay *r;
 	char dummy[1];
@@ -245,7 +276,11 @@ static int relay_new(tern_relay **out, const tern_config *cfg, bool listen,
 	snprintf(r->bind, sizeof r->bind, "%s", cfg->relay.bind);
 	r->port = cfg->relay.port;
 	atomic_init(&r->shutdown_grace, cfg->relay.shutdown_grace);
-	tern_log_set_level(cfg->relay.log_level);
+	/* A sub-relay has no I/O thread (its router's serve it) and no say
+	 * in the process-wide log level. */
+	r->is_sub = mode == TERN__RELAY_SUB;
+	if (!r->is_sub)
+		tern_log_set_level(cfg->relay.log_level);
 	rc = tern__settings_new(&r->set, cfg);
 	if (rc)
 		goto fail;
@@ -258,7 +293,9 @@ static int relay_new(tern_relay **out, const tern_config *cfg, bool listen,
 	if (!r->store_dir || !r->settings_diff)
 		goto fail;
 	r->nio = cfg->relay.io_threads;
-	if (r->nio == 0) {
+	if (r->is_sub) {
+		r->nio = 0;
+	} else if (r->nio == 0) {
 		cores = sysconf(_SC_NPROCESSORS_ONLN);
 		r->nio = cores > 0 ? (unsigned)cores : 1;
 	}
@@ -280,15 +317,21 @@ static int relay_new(tern_relay **out, const tern_config *cfg, bool listen,
 	r->store_opts.deletion_outcome_ctx = r;
 	/* A detached relay is driven without tern_relay_run(): its store
 	 * is there from the start. */
-	if (!listen && (rc = relay_store_open(r, err, errcap)))
+	if (mode == TERN__RELAY_DETACHED &&
+	    (rc = relay_store_open(r, err, errcap)))
 		goto fail;
+	if (r->is_sub) {
+		*out = r;
+		return 0;
+	}
 	r->io = calloc(r->nio, sizeof *r->io);
 	if (!r->io) {
 		rc = TERN_ENOMEM;
 		goto fail;
 	}
 	for (unsigned i = 0; i < r->nio; i++) {
-		rc = tern__io_new(&r->io[i], r, i, listen, err, errcap);
+		rc = tern__io_new(&r->io[i], r, i, mode == TERN__RELAY_LISTEN,
+				  err, errcap);
 		if (rc)
 			goto fail;
 	}
@@ -304,13 +347,13 @@ fail:
 int tern_relay_new(tern_relay **out, const tern_config *cfg, char *err,
 		   size_t errcap)
 {
-	return relay_new(out, cfg, true, err, errcap);
+	return tern__relay_create(out, cfg, TERN__RELAY_LISTEN, err, errcap);
 }
 
 int tern__relay_new_detached(tern_relay **out, const tern_config *cfg,
 			     char *err, size_t errcap)
 {
-	return relay_new(out, cfg, false, err, errcap);
+	return tern__relay_create(out, cfg, TERN__RELAY_DETACHED, err, errcap);
 }
 
 static void *io_main(void *arg)
@@ -319,40 +362,106 @@ static void *io_main(void *arg)
 	return NULL;
 }
 
-int tern_relay_run(tern_relay *r)
+/* The backend r stores into: v[0] of its sources, or its LMDB store. */
+static void backend_of(tern_relay *r, const tern_backend_ops **ops,
+		       void **self)
 {
-	const tern_backend_ops *bops = &tern_lmdb_backend;
-	void *bself = NULL;
-	char err[256] = "";
-	bool own;
-	int rc = 0;
+	if (r->sources) {
+		*ops = r->sources->v[0].ops;
+		*self = r->sources->v[0].self;
+	} else {
+		*ops = &tern_lmdb_backend;
+		*self = r->store;
+	}
+}
 
-	if (r->ran)
-		return TERN_EINVAL;
-	r->ran = true;
-	ignore_sigpipe();
+/*
+ * Readies r's backend for a run: opens the configuration's LMDB store if
+ * r stores into it, and hands the backend r's deletion-outcome hooks. The
+ * same for a relay and for each of its sub-relays.
+ */
+static int backend_start(tern_relay *r)
+{
+	const tern_backend_ops *bops;
+	void *bself;
+	char err[256] = "";
+	int rc;
+
 	if (uses_default_store(r)) {
 		rc = relay_store_open(r, err, sizeof err);
 		if (rc) {
-			tern_log(TERN_LOG_ERROR, "relay", "store: %s",
+			tern_log(TERN_LOG_ERROR, "relay", "%sstore: %s",
+				 r->is_sub ? "sub-relay " : "",
 				 err[0] ? err : tern_strerror(rc));
 			return rc;
 		}
 		if (r->sources)
 			r->sources->v[0].self = r->store;
-		bself = r->store;
-	} else {
-		bops = r->sources->v[0].ops;
-		bself = r->sources->v[0].self;
 	}
+	backend_of(r, &bops, &bself);
+	tern__relay_deletion_outcome(r, bops, bself, true);
+	return 0;
+}
+
+/*
+ * After a run: everything r's backend accepted is durable - the backend's
+ * flush, and the LMDB store's (a hook may write to it besides the
+ * backend) - and the backend gives the hooks back.
+ */
+static void backend_stop(tern_relay *r)
+{
+	const tern_backend_ops *bops;
+	void *bself;
+
+	backend_of(r, &bops, &bself);
+	if (!(bops == &tern_lmdb_backend && bself == r->store) && bops->flush)
+		bops->flush(bself);
+	if (r->store)
+		tern_store_flush(r->store);
+	tern__relay_deletion_outcome(r, bops, bself, false);
+}
+
+int tern_relay_run(tern_relay *r)
+{
+	const tern_backend_ops *bops;
+	void *bself;
+	uint32_t nsub = r->routes ? r->routes->nrel - 1 : 0;
+	char routes[64] = "";
+	bool own;
+	int rc = 0;
+
+	if (r->ran || r->is_sub)
+		return TERN_EINVAL;
+	r->ran = true;
+	ignore_sigpipe();
+	rc = backend_start(r);
+	if (rc)
+		return rc;
+	/* The sub-relays' backends, the same way (router.h). */
+	for (uint32_t i = 1; i <= nsub; i++) {
+		r->routes->rel[i]->ran = true;
+		rc = backend_start(r->routes->rel[i]);
+		if (rc) {
+			while (--i > 0)
+				backend_stop(r->routes->rel[i]);
+			backend_stop(r);
+			return rc;
+		}
+	}
+	backend_of(r, &bops, &bself);
 	own = bops == &tern_lmdb_backend && bself == r->store;
+	if (nsub)
+		snprintf(routes, sizeof routes, ", %zu route%s to %u "
+			 "sub-relay%s", r->routes->n,
+			 r->routes->n == 1 ? "" : "s", (unsigned)nsub,
+			 nsub == 1 ? "" : "s");
 	tern_log(TERN_LOG_INFO, "relay", "tern " TERN_VERSION " listening on "
-		 "%s%s%s:%u, %u I/O thread%s, %s %s; settings: %s",
+		 "%s%s%s:%u, %u I/O thread%s, %s %s%s; settings: %s",
 		 strchr(r->bind, ':') ? "[" : "", r->bind,
 		 strchr(r->bind, ':') ? "]" : "", (unsigned)r->port, r->nio,
 		 r->nio == 1 ? "" : "s", own ? "store" : "backend",
 		 own ? r->store_dir : (bops->name ? bops->name : "custom"),
-		 r->settings_diff);
+		 routes, r->settings_diff);
 	for (unsigned i = 1; i < r->nio; i++) {
 		rc = -pthread_create(&r->io[i]->thread, NULL, io_main,
 				     r->io[i]);
@@ -368,13 +477,10 @@ int tern_relay_run(tern_relay *r)
 	for (unsigned i = 1; i < r->nio; i++)
 		if (r->io[i]->thread_started)
 			pthread_join(r->io[i]->thread, NULL);
-	/* Everything the backend accepted is durable before we return: the
-	 * backend's flush, and the LMDB store's (a router or a hook may
-	 * write to it besides the backend). */
-	if (!own && bops->flush)
-		bops->flush(bself);
-	if (r->store)
-		tern_store_flush(r->store);
+	/* Everything any relay accepted is durable before we return. */
+	backend_stop(r);
+	for (uint32_t i = 1; i <= nsub; i++)
+		backend_stop(r->routes->rel[i]);
 	tern_log(TERN_LOG_INFO, "relay", "stopped");
 	return rc;
 }
@@ -463,6 +569,7 @@ void tern_relay_free(tern_relay *r)
 	tern__hooks_free(&r->hooks);
 	tern__iplimit_free(r->iplim);
 	tern__sources_free(r->sources);
+	tern__routes_free(r->routes);
 	free(r->store_dir);
 	free(r->settings_diff);
 	tern__settings_unref(r->set);

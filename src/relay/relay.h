@@ -27,6 +27,7 @@
 
 typedef struct tern__io tern__io;
 typedef struct tern__conn tern__conn;
+typedef struct tern__routes tern__routes;
 
 struct tern_relay {
 	tern_store *store;       /* the configuration's LMDB store, opened
@@ -36,6 +37,13 @@ struct tern_relay {
 	struct tern__sources *sources; /* backend + query sources (sources.h);
 					  NULL: the store alone */
 	tern__hooks hooks;
+	tern__routes *routes;    /* routes to sub-relays (router.h); NULL:
+				    none */
+	tern_relay *parent;      /* a sub-relay that is a route: its router */
+	uint32_t route_idx;      /* ... and its number there (>= 1); 0 for
+				    any other relay */
+	bool is_sub;             /* made by tern_relay_new_sub(): no I/O
+				    thread (nio 0), never runs */
 	tern__iplimit *iplim;    /* connections per client IP, relay-wide */
 	unsigned nio;
 	tern__io **io;
@@ -66,6 +74,7 @@ typedef struct tern__pending {
 	tern__conn *conn;         /* NULL for an injected event */
 	struct tern__inject *inj; /* the injected event's request */
 	tern__rbuf *json;         /* the event's canonical JSON */
+	uint32_t rel;             /* the relay that handles it (router.h) */
 	tern_write_status status;
 	tern_reason reason;
 } tern__pending;
@@ -78,9 +87,37 @@ typedef struct tern__pending {
 int tern__relay_new_detached(tern_relay **out, const tern_config *cfg,
 			     char *err, size_t errcap);
 
-/* Posts json to every I/O thread for live fan-out (a reference each).
- * Thread-safe. */
+/* How a relay is made: listening, detached (below), or a sub-relay. */
+typedef enum tern__relay_mode {
+	TERN__RELAY_LISTEN,
+	TERN__RELAY_DETACHED,
+	TERN__RELAY_SUB,
+} tern__relay_mode;
+
+int tern__relay_create(tern_relay **out, const tern_config *cfg,
+		       tern__relay_mode mode, char *err, size_t errcap);
+
+/*
+ * Posts json to every I/O thread for live fan-out (a reference each), to
+ * the live filters of r: for a sub-relay, through its router's threads to
+ * the filters routed to it. Thread-safe.
+ */
 void tern__relay_broadcast(tern_relay *r, tern__rbuf *json);
+
+/* The relay whose I/O threads serve r: its router, or r. */
+static inline tern_relay *tern__relay_runner(tern_relay *r)
+{
+	return r->parent ? r->parent : r;
+}
+
+/*
+ * The hook reader slot of I/O thread `slot` of r, for r's own hook lists
+ * and those of its sub-relays (which its threads read too): a quiescent
+ * point, online, offline (hooks.h).
+ */
+void tern__relay_hooks_quiescent(tern_relay *r, size_t slot);
+void tern__relay_hooks_online(tern_relay *r, size_t slot);
+void tern__relay_hooks_offline(tern_relay *r, size_t slot);
 
 /* Limits for re-parsing events the relay already accepted: never refuse. */
 extern const tern_event_limits tern__relay_reparse_limits;

@@ -1,291 +1,140 @@
-/*
- * The router backend (tern/router.h): routes events and filters to the
- * backends of its routes. Queries over several routes run one route after
- * the other (each route gets its own filters in one sub-query).
- */
+/* Routes to sub-relays (tern/router.h, relay/router.h). */
 #include <stdlib.h>
-#include <string.h>
 
 #include <tern/error.h>
 #include <tern/router.h>
 
-typedef struct route {
-	tern_route_event_fn ev_match;
-	tern_route_filter_fn f_match;
-	void *ud;
-	const tern_backend_ops *ops;
-	void *self;
-} route;
+#include "relay/relay.h"
+#include "relay/router.h"
 
-struct tern_router {
-	route *v;
-	size_t n, cap;
-};
-
-int tern_router_new(tern_router **out)
+int tern_relay_new_sub(tern_relay **out, const tern_config *cfg, char *err,
+		       size_t errcap)
 {
-	*out = calloc(1, sizeof **out);
-	return *out ? 0 : TERN_ENOMEM;
+	return tern__relay_create(out, cfg, TERN__RELAY_SUB, err, errcap);
 }
 
-int tern_router_add(tern_router *rt, tern_route_event_fn ev_match,
-		    tern_route_filter_fn f_match, void *ud,
-		    const tern_backend_ops *ops, void *self)
+void tern__routes_free(tern__routes *rt)
 {
-	if (!rt || !ops || !ops->save || !ops->query_begin ||
-	    !ops->query_next || !ops->query_end)
+	if (!rt)
+		return;
+	free(rt->v);
+	free(rt->rel);
+	free(rt);
+}
+
+/* r's table, made on the first route: rel[0] is r. */
+static tern__routes *ensure(tern_relay *r)
+{
+	tern__routes *rt = r->routes;
+
+	if (rt)
+		return rt;
+	rt = calloc(1, sizeof *rt);
+	if (!rt)
+		return NULL;
+	rt->rel = malloc(4 * sizeof *rt->rel);
+	if (!rt->rel) {
+		free(rt);
+		return NULL;
+	}
+	rt->caprel = 4;
+	rt->rel[0] = r;
+	rt->nrel = 1;
+	r->routes = rt;
+	return rt;
+}
+
+/* Gives sub its number in rt (a new one if it has none). Returns 0 or
+ * TERN_ENOMEM. */
+static int number(tern_relay *r, tern__routes *rt, tern_relay *sub)
+{
+	int rc;
+
+	if (sub->parent)
+		return 0;
+	if (rt->nrel == UINT32_MAX)
+		return TERN_ENOMEM;
+	if (rt->nrel == rt->caprel) {
+		tern_relay **v = realloc(rt->rel, 2 * rt->caprel * sizeof *v);
+
+		if (!v)
+			return TERN_ENOMEM;
+		rt->rel = v;
+		rt->caprel *= 2;
+	}
+	/* r's I/O threads read sub's hook lists: one reader slot each, and
+	 * the shared one after them (hooks.h). */
+	rc = tern__hooks_set_slots(&sub->hooks, (size_t)r->nio + 1);
+	if (rc)
+		return rc;
+	sub->parent = r;
+	sub->route_idx = rt->nrel;
+	rt->rel[rt->nrel++] = sub;
+	return 0;
+}
+
+int tern_relay_add_route(tern_relay *r, tern_route_event_fn ev_match,
+			 tern_route_filter_fn f_match, void *ud,
+			 tern_relay *sub)
+{
+	tern__routes *rt;
+	int rc;
+
+	if (!r || !sub || r->ran || r->is_sub || !sub->is_sub ||
+	    (sub->parent && sub->parent != r))
 		return TERN_EINVAL;
+	rt = ensure(r);
+	if (!rt)
+		return TERN_ENOMEM;
 	if (rt->n == rt->cap) {
-		size_t cap = rt->cap ? rt->cap * 2 : 4;
-		route *v = realloc(rt->v, cap * sizeof *v);
+		size_t cap = rt->cap ? 2 * rt->cap : 4;
+		tern__route *v = realloc(rt->v, cap * sizeof *v);
 
 		if (!v)
 			return TERN_ENOMEM;
 		rt->v = v;
 		rt->cap = cap;
 	}
-	rt->v[rt->n++] = (route){ ev_match, f_match, ud, ops, self };
+	rc = number(r, rt, sub);
+	if (rc)
+		return rc;
+	rt->v[rt->n++] = (tern__route){ ev_match, f_match, ud,
+					sub->route_idx };
 	return 0;
 }
 
-void tern_router_free(tern_router *rt)
+uint32_t tern__router_event_slow(tern_relay *r, const tern_event *ev)
 {
-	if (!rt)
-		return;
-	free(rt->v);
-	free(rt);
-}
+	const tern__routes *rt = r->routes;
 
-static const route *route_event(const tern_router *rt, const tern_event *ev)
-{
 	for (size_t i = 0; i < rt->n; i++)
 		if (rt->v[i].ev_match && rt->v[i].ev_match(rt->v[i].ud, ev))
-			return &rt->v[i];
-	return NULL;
+			return rt->v[i].rel;
+	return 0;
 }
 
-/* The index of f's route, or rt->n for none. */
-static size_t route_filter(const tern_router *rt, const tern_filter *f)
+static uint32_t route_filter(const tern__routes *rt, const tern_filter *f)
 {
 	for (size_t i = 0; i < rt->n; i++)
 		if (rt->v[i].f_match && rt->v[i].f_match(rt->v[i].ud, f))
-			return i;
-	return rt->n;
-}
-
-static int r_save(void *self, const tern_event *ev, tern_store_write_cb cb,
-		  void *ctx)
-{
-	const route *r = route_event(self, ev);
-	tern_write_result res;
-
-	if (r)
-		return r->ops->save(r->self, ev, cb, ctx);
-	memset(&res, 0, sizeof res);
-	res.status = TERN_WRITE_REJECTED;
-	memcpy(res.id, ev->id, 32);
-	tern_reason_set(&res.reason, TERN_PREFIX_BLOCKED,
-			"no route for this event");
-	if (cb)
-		cb(ctx, &res);
+			return rt->v[i].rel;
 	return 0;
 }
 
-/*
- * Groups the n filters by route: *idx gets, for each route in order, its
- * filters (copies), and cnt[i] how many route i has. Returns the array
- * (malloc'ed, n entries; NULL when n is 0 or out of memory: *oom tells).
- */
-static tern_filter *group(const tern_router *rt, const tern_filter *fs,
-			  size_t n, size_t *cnt, bool *oom)
+uint32_t *tern__router_filters(tern_relay *r, const tern_filter *fs, size_t n,
+			       tern_arena *a, bool *oom)
 {
-	size_t *which = malloc((n ? n : 1) * sizeof *which);
-	tern_filter *out = malloc((n ? n : 1) * sizeof *out);
-	size_t k = 0;
+	uint32_t *rel;
 
-	*oom = !which || !out;
-	if (*oom) {
-		free(which);
-		free(out);
+	*oom = false;
+	if (!r->routes)
+		return NULL;
+	rel = tern_arena_alloc(a, (n ? n : 1) * sizeof *rel);
+	if (!rel) {
+		*oom = true;
 		return NULL;
 	}
-	memset(cnt, 0, (rt->n + 1) * sizeof *cnt);
-	for (size_t i = 0; i < n; i++) {
-		which[i] = route_filter(rt, &fs[i]);
-		cnt[which[i]]++;
-	}
-	for (size_t r = 0; r < rt->n; r++)
-		for (size_t i = 0; i < n; i++)
-			if (which[i] == r)
-				out[k++] = fs[i];
-	free(which);
-	return out;
+	for (size_t i = 0; i < n; i++)
+		rel[i] = route_filter(r->routes, &fs[i]);
+	return rel;
 }
-
-typedef struct rquery {
-	size_t n, cur;
-	struct {
-		const route *r;
-		void *q;
-	} v[];
-} rquery;
-
-static void r_query_end(void *self, void *qp)
-{
-	rquery *q = qp;
-
-	if (!q)
-		return;
-	for (size_t i = 0; i < q->n; i++)
-		if (q->v[i].q)
-			q->v[i].r->ops->query_end(q->v[i].r->self, q->v[i].q);
-	free(q);
-}
-
-static int r_query_begin(void *self, const tern_filter *fs, size_t n,
-			 uint32_t limit_cap, void **out)
-{
-	tern_router *rt = self;
-	size_t *cnt = calloc(rt->n + 1, sizeof *cnt), off = 0, used = 0;
-	tern_filter *g;
-	rquery *q;
-	bool oom;
-	int rc = 0;
-
-	*out = NULL;
-	if (!cnt)
-		return TERN_ENOMEM;
-	g = group(rt, fs, n, cnt, &oom);
-	q = oom ? NULL : calloc(1, sizeof *q + rt->n * sizeof q->v[0]);
-	if (!q) {
-		free(g);
-		free(cnt);
-		return TERN_ENOMEM;
-	}
-	for (size_t r = 0; r < rt->n && !rc; r++) {
-		if (!cnt[r])
-			continue;
-		q->v[used].r = &rt->v[r];
-		rc = rt->v[r].ops->query_begin(rt->v[r].self, g + off, cnt[r],
-					       limit_cap, &q->v[used].q);
-		used++;
-		off += cnt[r];
-	}
-	q->n = used;
-	free(g);
-	free(cnt);
-	if (rc) {
-		r_query_end(self, q);
-		return rc;
-	}
-	*out = q;
-	return 0;
-}
-
-typedef struct visit {
-	tern_store_visit_cb cb;
-	void *ctx;
-	bool stopped;
-} visit;
-
-static bool visit_fn(void *ctx, tern_slice json, uint64_t serial)
-{
-	visit *v = ctx;
-
-	if (v->cb(v->ctx, json, serial))
-		return true;
-	v->stopped = true;
-	return false;
-}
-
-static int r_query_next(void *self, void *qp, uint32_t max_rows,
-			tern_store_visit_cb cb, void *ctx)
-{
-	rquery *q = qp;
-	visit v = { cb, ctx, false };
-
-	while (q->cur < q->n) {
-		const route *r = q->v[q->cur].r;
-		int rc = r->ops->query_next(r->self, q->v[q->cur].q, max_rows,
-					    visit_fn, &v);
-
-		if (rc)
-			return rc; /* more in this route, or an error */
-		if (v.stopped)
-			return 0;
-		q->cur++;
-		/* The next route in the next slice. */
-		if (q->cur < q->n)
-			return 1;
-	}
-	return 0;
-}
-
-static int r_count(void *self, const tern_filter *fs, size_t n,
-		   uint64_t *count)
-{
-	tern_router *rt = self;
-	size_t *cnt = calloc(rt->n + 1, sizeof *cnt), off = 0;
-	tern_filter *g;
-	bool oom;
-	int rc = 0;
-
-	*count = 0;
-	if (!cnt)
-		return TERN_ENOMEM;
-	g = group(rt, fs, n, cnt, &oom);
-	if (oom) {
-		free(cnt);
-		return TERN_ENOMEM;
-	}
-	for (size_t r = 0; r < rt->n && !rc; r++) {
-		uint64_t c = 0;
-
-		if (!cnt[r])
-			continue;
-		rc = tern_backend_count(rt->v[r].ops, rt->v[r].self, g + off,
-					cnt[r], &c);
-		*count += c;
-		off += cnt[r];
-	}
-	free(g);
-	free(cnt);
-	return rc;
-}
-
-static int r_count_hll(void *self, const tern_filter *f, unsigned offset,
-		       uint64_t *count, uint8_t regs[TERN_HLL_REGISTERS])
-{
-	tern_router *rt = self;
-	size_t r = route_filter(rt, f);
-
-	if (r == rt->n) {
-		*count = 0;
-		memset(regs, 0, TERN_HLL_REGISTERS);
-		return 0;
-	}
-	return tern_backend_count_hll(rt->v[r].ops, rt->v[r].self, f, offset,
-				      count, regs);
-}
-
-/* Waits for every route's backend (a backend on two routes is flushed
- * twice: a flush with nothing pending returns at once). */
-static void r_flush(void *self)
-{
-	tern_router *rt = self;
-
-	for (size_t i = 0; i < rt->n; i++)
-		if (rt->v[i].ops->flush)
-			rt->v[i].ops->flush(rt->v[i].self);
-}
-
-const tern_backend_ops tern_router_backend = {
-	.name = "router",
-	.save = r_save,
-	.query_begin = r_query_begin,
-	.query_next = r_query_next,
-	.query_end = r_query_end,
-	.count = r_count,
-	.count_hll = r_count_hll,
-	.flush = r_flush,
-};

@@ -12,6 +12,7 @@
 #include "relay/ctx.h"
 #include "relay/inject.h"
 #include "relay/io.h"
+#include "relay/router.h"
 #include "relay/session.h"
 #include "relay/sources.h"
 #include "relay/wire.h"
@@ -24,7 +25,7 @@
 struct tern__scan {
 	tern__scan *prev, *next; /* io->scans */
 	tern__conn *c;
-	tern__mquery *q;         /* over the relay's sources */
+	tern__mquery *q;         /* over the sources of the filters' relays */
 	bool check_restricted;   /* results may hold restricted kinds */
 	size_t idlen;
 	uint8_t id[];
@@ -235,8 +236,9 @@ static void event_reply(tern__conn *c, tern__inject *inj,
 	send_ok(c, (tern_slice){ (const uint8_t *)hex, 64 }, ok, why);
 }
 
+/* Saves ev through the backend of relay rel (router.h). */
 static void submit(tern__io *io, tern__conn *c, tern__inject *inj,
-		   const tern_event *ev)
+		   const tern_event *ev, uint32_t rel)
 {
 	tern__pending *p = calloc(1, sizeof *p);
 	tern_reason why = { 0 };
@@ -253,7 +255,9 @@ static void submit(tern__io *io, tern__conn *c, tern__inject *inj,
 	p->io = io;
 	p->conn = c;
 	p->inj = inj;
-	rc = tern__sources_save(io->r, ev, tern__relay_write_cb, p);
+	p->rel = rel;
+	rc = tern__sources_save(tern__router_relay(io->r, rel), ev,
+				tern__relay_write_cb, p);
 	if (rc == 0) {
 		io->npending++;
 		if (!c)
@@ -280,18 +284,19 @@ static void submit(tern__io *io, tern__conn *c, tern__inject *inj,
 /*
  * An event past its checks: the reject-event hooks (from the start, or
  * after the hook of a deferral), then the store, or fan-out alone for
- * ephemeral kinds. v is the verdict so far (TERN_PASS: run the hooks). c
- * is the sender, or NULL with inj for an injected event.
+ * ephemeral kinds - all of relay rel, the one it was routed to
+ * (router.h). v is the verdict so far (TERN_PASS: run the hooks). c is
+ * the sender, or NULL with inj for an injected event.
  */
 static void event_pipeline(tern__io *io, tern__conn *c, tern__inject *inj,
 			   const tern_event *ev, const tern_deferral *from,
-			   tern_verdict v, tern_reason *why)
+			   tern_verdict v, tern_reason *why, uint32_t rel)
 {
+	tern_relay *hr = tern__router_relay(io->r, rel);
 	tern_deferral *d = NULL;
 
 	if (v == TERN_PASS)
-		v = tern__run_reject_event(io->r, io, c, inj, ev, from, why,
-					   &d);
+		v = tern__run_reject_event(hr, io, c, inj, ev, from, why, &d);
 	switch (v) {
 	case TERN_DEFER:
 		/* Parked: the connection reads nothing more until the
@@ -319,13 +324,13 @@ static void event_pipeline(tern__io *io, tern__conn *c, tern__inject *inj,
 			event_reply(c, inj, ev, false, why);
 			return;
 		}
-		tern__run_ephemeral(io->r, c, ev);
-		tern__relay_broadcast(io->r, json);
+		tern__run_ephemeral(hr, c, ev);
+		tern__relay_broadcast(hr, json);
 		tern__rbuf_unref(json);
 		event_reply(c, inj, ev, true, why);
 		return;
 	}
-	submit(io, c, inj, ev);
+	submit(io, c, inj, ev, rel);
 }
 
 void tern__session_deferral_resume(tern_deferral *d)
@@ -348,7 +353,7 @@ void tern__session_deferral_resume(tern_deferral *d)
 	tern_arena_reset(&io->arena);
 	if (tern_event_parse(&ev, d->json->data, d->json->len,
 			     &tern__relay_reparse_limits, &io->arena, NULL) == 0) {
-		event_pipeline(io, c, d->inj, &ev, d, d->v, &why);
+		event_pipeline(io, c, d->inj, &ev, d, d->v, &why, d->rel);
 	} else if (d->inj) {
 		tern_reason_set(&why, TERN_PREFIX_ERROR, "internal error");
 		tern__inject_done(d->inj, false, &why);
@@ -371,7 +376,12 @@ void tern__session_inject(tern__io *io, tern__inject *inj)
 	    tern_event_check(&ev, &why)) {
 		tern__inject_done(inj, false, &why);
 	} else {
-		event_pipeline(io, NULL, inj, &ev, NULL, TERN_PASS, &why);
+		/* Injected into a sub-relay: that one; into the router: as
+		 * its routes say. */
+		uint32_t rel = inj->r != io->r ? inj->r->route_idx
+					       : tern__router_event(io->r, &ev);
+
+		event_pipeline(io, NULL, inj, &ev, NULL, TERN_PASS, &why, rel);
 	}
 	tern_arena_reset(&io->arena);
 }
@@ -421,7 +431,8 @@ static void handle_event(tern__conn *c, const tern__msg *m)
 		send_ok(c, id_hex, false, &why);
 		return;
 	}
-	event_pipeline(io, c, NULL, &ev, NULL, TERN_PASS, &why);
+	event_pipeline(io, c, NULL, &ev, NULL, TERN_PASS, &why,
+		       tern__router_event(io->r, &ev));
 }
 
 void tern__session_result(tern__io *io, tern__pending *p)
@@ -429,17 +440,18 @@ void tern__session_result(tern__io *io, tern__pending *p)
 	tern__conn *c = p->conn;
 	tern_slice id_hex = { p->json->data + 7, 64 }; /* {"id":"... */
 	tern_reason why = p->reason;
+	tern_relay *hr = tern__router_relay(io->r, p->rel);
 
 	if (c)
 		c->pending--;
 	if (p->status == TERN_WRITE_STORED &&
-	    tern__hooks_any(&io->r->hooks, TERN__H_EVENT_SAVED)) {
+	    tern__hooks_any(&hr->hooks, TERN__H_EVENT_SAVED)) {
 		tern_event ev;
 
 		tern_arena_reset(&io->arena);
 		if (tern_event_parse(&ev, p->json->data, p->json->len,
 				     &tern__relay_reparse_limits, &io->arena, NULL) == 0)
-			tern__run_event_saved(io->r, c, &ev);
+			tern__run_event_saved(hr, c, &ev);
 		tern_arena_reset(&io->arena);
 	}
 	if (!c) {
@@ -518,17 +530,21 @@ static bool scan_visit(void *ctx, tern_slice json, uint64_t serial)
 	tern_slice parts[3];
 
 	tern_arena *ha = &c->io->harena;
+	tern_relay *hr = c->io->r;
 	tern_event ev;
 
 	if (s->check_restricted && !may_see(c, json))
 		return true;
-	/* Stored JSON is parsed only when a hook wants to rewrite it. */
-	if (tern__hooks_any(&c->io->r->hooks, TERN__H_OVERWRITE_RESPONSE)) {
+	/* Stored JSON is parsed only when a hook wants to rewrite it (the
+	 * hooks of the relay answering these filters). */
+	if (hr->routes)
+		hr = tern__sources_query_relay(s->q);
+	if (tern__hooks_any(&hr->hooks, TERN__H_OVERWRITE_RESPONSE)) {
 		tern_arena_reset(ha);
 		if (tern_event_parse(&ev, json.p, json.n, &tern__relay_reparse_limits, ha,
 				     NULL) == 0)
 			tern__run_overwrite_response(
-				c->io->r, c, (tern_slice){ s->id, s->idlen },
+				hr, c, (tern_slice){ s->id, s->idlen },
 				&ev, &json, ha);
 	}
 	parts[0].p = (const uint8_t *)head;
@@ -598,26 +614,51 @@ static void apply_limits(tern__conn *c, tern_filter *fs, size_t n)
 }
 
 /*
- * The filter hooks of a REQ (overwrite, then reject, per filter) or a
- * COUNT (reject-count). For a REQ, *nq gets the number of filters that
- * read stored events, moved to the front of m->filters' copy in *qf (the
- * others are live-only). Returns false with why set on a rejection.
+ * The relay of each filter of m (router.h), from the thread's arena: NULL
+ * when the relay has no routes. Returns false with why set when out of
+ * memory.
  */
-static bool filter_hooks(tern__conn *c, tern__msg *m, bool count,
-			 tern_filter **qf, size_t *nq, tern_reason *why)
+static bool route_filters(tern__conn *c, const tern__msg *m, uint32_t **rel,
+			  tern_reason *why)
+{
+	bool oom;
+
+	*rel = tern__router_filters(c->io->r, m->filters, m->nfilters,
+				    &c->io->arena, &oom);
+	if (oom)
+		tern_reason_set(why, TERN_PREFIX_ERROR, "out of memory");
+	return !oom;
+}
+
+/*
+ * The filter hooks of a REQ (overwrite, then reject, per filter) or a
+ * COUNT (reject-count), each filter's those of its relay rel[i] (rel
+ * NULL: the relay's own). For a REQ, *nq gets the number of filters that
+ * read stored events, moved to the front of m->filters' copy in *qf, with
+ * their relays in *qrel (the others are live-only). Returns false with
+ * why set on a rejection.
+ */
+static bool filter_hooks(tern__conn *c, tern__msg *m, const uint32_t *rel,
+			 bool count, tern_filter **qf, const uint32_t **qrel,
+			 size_t *nq, tern_reason *why)
 {
 	tern__io *io = c->io;
 	tern_relay *r = io->r;
 	size_t n = m->nfilters;
 
 	*qf = m->filters;
+	*qrel = rel;
 	*nq = n;
-	if (!count && tern__hooks_any(&r->hooks, TERN__H_OVERWRITE_FILTER)) {
+	if (!count && (rel || tern__hooks_any(&r->hooks,
+					      TERN__H_OVERWRITE_FILTER))) {
 		bool *live = tern_arena_alloc(&io->arena, n * sizeof *live + 1);
 		tern_filter *q = tern_arena_alloc(&io->arena,
 						  n * sizeof *q + 1);
+		uint32_t *qr = rel ? tern_arena_alloc(&io->arena,
+						      n * sizeof *qr + 1)
+				   : NULL;
 
-		if (!live || !q) {
+		if (!live || !q || (rel && !qr)) {
 			tern_reason_set(why, TERN_PREFIX_ERROR,
 					"out of memory");
 			return false;
@@ -625,19 +666,25 @@ static bool filter_hooks(tern__conn *c, tern__msg *m, bool count,
 		*nq = 0;
 		for (size_t i = 0; i < n; i++) {
 			live[i] = false;
-			tern__run_overwrite_filter(r, c, m->sub, &m->filters[i],
-						   &io->arena, &live[i]);
-			if (!live[i])
-				q[(*nq)++] = m->filters[i];
+			tern__run_overwrite_filter(
+				tern__router_relay(r, rel ? rel[i] : 0), c,
+				m->sub, &m->filters[i], &io->arena, &live[i]);
+			if (live[i])
+				continue;
+			if (rel)
+				qr[*nq] = rel[i];
+			q[(*nq)++] = m->filters[i];
 		}
 		*qf = q;
+		*qrel = qr;
 	}
-	if (tern__hooks_any(&r->hooks, count ? TERN__H_REJECT_COUNT_FILTER
-					     : TERN__H_REJECT_FILTER))
+	if (rel || tern__hooks_any(&r->hooks, count
+						      ? TERN__H_REJECT_COUNT_FILTER
+						      : TERN__H_REJECT_FILTER))
 		for (size_t i = 0; i < n; i++)
-			if (tern__run_reject_filter(r, c, m->sub,
-						    &m->filters[i], count,
-						    why))
+			if (tern__run_reject_filter(
+				    tern__router_relay(r, rel ? rel[i] : 0), c,
+				    m->sub, &m->filters[i], count, why))
 				return false;
 	return true;
 }
@@ -647,13 +694,16 @@ static void handle_req(tern__conn *c, tern__msg *m)
 	tern__io *io = c->io;
 	tern_reason why = { 0 };
 	tern_filter *qf;
+	const uint32_t *qrel;
+	uint32_t *rel;
 	size_t nq;
 	tern__scan *s;
 	bool check;
 	int rc;
 
 	if (!sub_ok(c, m->sub, &why) || !auth_gate(c, &why) ||
-	    !filter_hooks(c, m, false, &qf, &nq, &why) ||
+	    !route_filters(c, m, &rel, &why) ||
+	    !filter_hooks(c, m, rel, false, &qf, &qrel, &nq, &why) ||
 	    !restricted_ok(c, m->filters, m->nfilters, &check, &why)) {
 		send_closed(c, m->sub, &why);
 		return;
@@ -676,8 +726,8 @@ static void handle_req(tern__conn *c, tern__msg *m)
 		/* Every filter is live-only (overwrite-filter hooks). */
 		char buf[TERN__WIRE_SMALL_MAX];
 
-		if (tern__subindex_add(io->subs, c, m->sub, m->filters,
-				       m->nfilters, NULL))
+		if (tern__subindex_add_routed(io->subs, c, m->sub, m->filters,
+					      m->nfilters, rel, NULL))
 			goto nomem;
 		send_text(c, buf, tern__wire_eose(buf, sizeof buf, m->sub));
 		return;
@@ -689,16 +739,17 @@ static void handle_req(tern__conn *c, tern__msg *m)
 	s->check_restricted = check;
 	s->idlen = m->sub.n;
 	memcpy(s->id, m->sub.p, m->sub.n);
-	rc = tern__sources_query_begin(&s->q, io->r, qf, nq,
+	rc = tern__sources_query_begin(&s->q, io->r, qf, qrel, nq,
 				       S(c)->lim.max_limit);
 	if (rc) {
 		free(s);
 		goto nomem;
 	}
 	/* Live from now on, so nothing committed during the scan is
-	 * missed (same id: replaces the old subscription). */
-	rc = tern__subindex_add(io->subs, c, m->sub, m->filters, m->nfilters,
-				NULL);
+	 * missed (same id: replaces the old subscription). Each filter
+	 * listens to its relay's events. */
+	rc = tern__subindex_add_routed(io->subs, c, m->sub, m->filters,
+				       m->nfilters, rel, NULL);
 	if (rc) {
 		tern__sources_query_end(s->q);
 		free(s);
@@ -777,18 +828,21 @@ static bool all_visible(tern__conn *c, const tern_filter *f)
 /*
  * The restricted part of a COUNT: each filter narrowed to the restricted
  * kinds (filters that cannot match one are left out), in the thread's
- * arena. Returns the number of filters written to *out, or -1 when out of
- * memory.
+ * arena, with their relays in *orel (NULL when rel is). Returns the
+ * number of filters written to *out, or -1 when out of memory.
  */
-static int restricted_part(tern__conn *c, const tern_filter *fs, size_t n,
-			   tern_filter **out)
+static int restricted_part(tern__conn *c, const tern_filter *fs,
+			   const uint32_t *rel, size_t n, tern_filter **out,
+			   uint32_t **orel)
 {
 	tern__settings *s = S(c);
 	tern_filter *r = tern_arena_alloc(&c->io->arena, n * sizeof *r);
+	uint32_t *rr = rel ? tern_arena_alloc(&c->io->arena, n * sizeof *rr)
+			   : NULL;
 	uint16_t *kinds;
 	int m = 0;
 
-	if (!r)
+	if (!r || (rel && !rr))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t nk = 0;
@@ -813,9 +867,12 @@ static int restricted_part(tern__conn *c, const tern_filter *fs, size_t n,
 		r[m] = fs[i];
 		r[m].kinds = kinds;
 		r[m].nkinds = nk;
+		if (rel)
+			rr[m] = rel[i];
 		m++;
 	}
 	*out = r;
+	*orel = rr;
 	return m;
 }
 
@@ -828,30 +885,31 @@ static int restricted_part(tern__conn *c, const tern_filter *fs, size_t n,
  * own events, or those addressed to it), and event by event only
  * otherwise - so only restricted events are ever read.
  */
-static int count_visible(tern__conn *c, tern_filter *fs, size_t n,
-			 bool check, uint64_t *out)
+static int count_visible(tern__conn *c, tern_filter *fs, const uint32_t *rel,
+			 size_t n, bool check, uint64_t *out)
 {
 	tern_relay *st = c->io->r;
 	count_ctx x = { c, 0 };
 	uint64_t all, restricted;
 	tern_filter *rf;
+	uint32_t *rrel;
 	bool whole = true;
 	int m, rc;
 
 	*out = 0;
-	rc = tern__sources_count(st, fs, n, &all);
+	rc = tern__sources_count(st, fs, rel, n, &all);
 	if (rc || !check) {
 		*out = all;
 		return rc;
 	}
-	m = restricted_part(c, fs, n, &rf);
+	m = restricted_part(c, fs, rel, n, &rf, &rrel);
 	if (m < 0)
 		return TERN_ENOMEM;
 	if (m == 0) {
 		*out = all;
 		return 0;
 	}
-	rc = tern__sources_count(st, rf, (size_t)m, &restricted);
+	rc = tern__sources_count(st, rf, rrel, (size_t)m, &restricted);
 	if (rc)
 		return rc;
 	if (tern__auth_any(&c->sess.auth)) {
@@ -862,7 +920,7 @@ static int count_visible(tern__conn *c, tern_filter *fs, size_t n,
 		} else {
 			for (int i = 0; i < m; i++)
 				rf[i].has_limit = false;
-			rc = tern__sources_query(st, rf, (size_t)m, 0,
+			rc = tern__sources_query(st, rf, rrel, (size_t)m, 0,
 						  count_visit, &x);
 			if (rc)
 				return rc;
@@ -879,6 +937,8 @@ static void handle_count(tern__conn *c, tern__msg *m)
 	tern_reason why = { 0 };
 	char buf[TERN__WIRE_SMALL_MAX];
 	tern_filter *qf;
+	const uint32_t *qrel;
+	uint32_t *rel;
 	uint8_t regs[TERN_HLL_REGISTERS];
 	uint64_t n;
 	size_t nq;
@@ -887,17 +947,19 @@ static void handle_count(tern__conn *c, tern__msg *m)
 
 	if (!sub_ok(c, m->sub, &why) || !auth_gate(c, &why) ||
 	    !restricted_ok(c, m->filters, m->nfilters, &check, &why) ||
-	    !filter_hooks(c, m, true, &qf, &nq, &why)) {
+	    !route_filters(c, m, &rel, &why) ||
+	    !filter_hooks(c, m, rel, true, &qf, &qrel, &nq, &why)) {
 		send_closed(c, m->sub, &why);
 		return;
 	}
 	/* NIP-45 "hll" only when no restricted kind can be counted: the
 	 * registers would otherwise reveal events this client may not see. */
 	if (check)
-		rc = count_visible(c, m->filters, m->nfilters, check, &n);
+		rc = count_visible(c, m->filters, rel, m->nfilters, check,
+				   &n);
 	else
-		rc = tern__sources_count_hll(c->io->r, m->filters, m->nfilters,
-					     &n, regs, &hll);
+		rc = tern__sources_count_hll(c->io->r, m->filters, rel,
+					     m->nfilters, &n, regs, &hll);
 	if (rc) {
 		tern_reason_set(&why, TERN_PREFIX_ERROR, "count failed");
 		send_closed(c, m->sub, &why);

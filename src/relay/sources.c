@@ -7,6 +7,7 @@
 
 #include "backend/support.h"
 #include "relay/relay.h"
+#include "relay/router.h"
 #include "relay/sources.h"
 #include "relay/wire.h"
 
@@ -144,6 +145,10 @@ typedef struct msrc {
 } msrc;
 
 struct tern__mquery {
+	tern_relay *r;     /* whose sources (NULL: a bare merge) */
+	tern__mquery *next; /* routed: the next relay's part */
+	tern__mquery *cur; /* routed, in the first part: the part being
+			      read (NULL when done, or not routed) */
 	size_t nsrc;
 	msrc *src;
 	bool done;
@@ -157,10 +162,9 @@ struct tern__mquery {
 	uint8_t last_id[32];
 };
 
-void tern__sources_query_end(tern__mquery *q)
+/* Ends one part: the query in each of its sources. */
+static void part_end(tern__mquery *q)
 {
-	if (!q)
-		return;
 	for (size_t i = 0; i < q->nsrc; i++) {
 		msrc *s = &q->src[i];
 
@@ -173,6 +177,16 @@ void tern__sources_query_end(tern__mquery *q)
 	tern_arena_free(&q->mem);
 	tern_arena_free(&q->scratch);
 	free(q);
+}
+
+void tern__sources_query_end(tern__mquery *q)
+{
+	while (q) {
+		tern__mquery *next = q->next;
+
+		part_end(q);
+		q = next;
+	}
 }
 
 int tern__sources_merge_begin(tern__mquery **out, const tern__source *src,
@@ -221,15 +235,86 @@ fail:
 	return rc;
 }
 
-int tern__sources_query_begin(tern__mquery **out, tern_relay *r,
-			      const tern_filter *fs, size_t n,
-			      uint32_t limit_cap)
+/* One relay's part of a query: a merge over its sources. */
+static int part_begin(tern__mquery **out, tern_relay *r,
+		      const tern_filter *fs, size_t n, uint32_t limit_cap)
 {
 	tern__source one;
 	size_t ns;
 	const tern__source *s = list(r, &one, &ns);
+	int rc = tern__sources_merge_begin(out, s, ns, fs, n, limit_cap);
 
-	return tern__sources_merge_begin(out, s, ns, fs, n, limit_cap);
+	if (rc == 0)
+		(*out)->r = r;
+	return rc;
+}
+
+/* The filters of relay k (rel[i] == k) among the n of fs, copied to out.
+ * Returns how many. */
+static size_t pick(const tern_filter *fs, const uint32_t *rel, size_t n,
+		   uint32_t k, tern_filter *out)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (rel[i] == k)
+			out[m++] = fs[i];
+	return m;
+}
+
+/* True when every filter goes to the same relay (*k). */
+static bool one_relay(const uint32_t *rel, size_t n, uint32_t *k)
+{
+	*k = n ? rel[0] : 0;
+	for (size_t i = 1; i < n; i++)
+		if (rel[i] != *k)
+			return false;
+	return true;
+}
+
+int tern__sources_query_begin(tern__mquery **out, tern_relay *r,
+			      const tern_filter *fs, const uint32_t *rel,
+			      size_t n, uint32_t limit_cap)
+{
+	tern__mquery *head = NULL, **tail = &head;
+	tern_filter *g;
+	uint32_t k;
+	int rc = 0;
+
+	*out = NULL;
+	if (!rel)
+		return part_begin(out, r, fs, n, limit_cap);
+	if (one_relay(rel, n, &k))
+		return part_begin(out, tern__router_relay(r, k), fs, n,
+				  limit_cap);
+	/* Filters for several relays: one part each, read in turn. The
+	 * parts copy their filters (backends do), so g is scratch. */
+	g = malloc(n * sizeof *g);
+	if (!g)
+		return TERN_ENOMEM;
+	for (k = 0; k < r->routes->nrel && !rc; k++) {
+		size_t m = pick(fs, rel, n, k, g);
+
+		if (!m)
+			continue;
+		rc = part_begin(tail, tern__router_relay(r, k), g, m,
+				limit_cap);
+		if (rc == 0)
+			tail = &(*tail)->next;
+	}
+	free(g);
+	if (rc) {
+		tern__sources_query_end(head);
+		return rc;
+	}
+	head->cur = head;
+	*out = head;
+	return 0;
+}
+
+tern_relay *tern__sources_query_relay(const tern__mquery *q)
+{
+	return q->cur ? q->cur->r : q->r;
 }
 
 /* Visitor filling a source's buffer with copies of its rows. */
@@ -322,8 +407,8 @@ static bool account(tern__mquery *q, const uint8_t *json, size_t len)
 	return hit || !any;
 }
 
-int tern__sources_query_next(tern__mquery *q, uint32_t max_rows,
-			     tern_store_visit_cb cb, void *ctx)
+static int part_next(tern__mquery *q, uint32_t max_rows,
+		     tern_store_visit_cb cb, void *ctx)
 {
 	uint32_t rows = 0;
 
@@ -382,11 +467,51 @@ int tern__sources_query_next(tern__mquery *q, uint32_t max_rows,
 	return 0;
 }
 
-int tern__sources_query(tern_relay *r, const tern_filter *fs, size_t n,
-			uint32_t limit_cap, tern_store_visit_cb cb, void *ctx)
+/* A visitor of a routed query's part: tells whether the caller's stopped. */
+typedef struct stopper {
+	tern_store_visit_cb cb;
+	void *ctx;
+	bool stopped;
+} stopper;
+
+static bool stopper_visit(void *ctx, tern_slice json, uint64_t serial)
+{
+	stopper *st = ctx;
+
+	if (st->cb(st->ctx, json, serial))
+		return true;
+	st->stopped = true;
+	return false;
+}
+
+int tern__sources_query_next(tern__mquery *q, uint32_t max_rows,
+			     tern_store_visit_cb cb, void *ctx)
+{
+	if (!q->next)
+		return part_next(q, max_rows, cb, ctx);
+	while (q->cur) {
+		stopper st = { cb, ctx, false };
+		int rc = part_next(q->cur, max_rows, stopper_visit, &st);
+
+		if (rc)
+			return rc; /* more in this part, or an error */
+		if (st.stopped)
+			break;
+		q->cur = q->cur->next;
+		/* The next part in the next slice. */
+		if (q->cur)
+			return 1;
+	}
+	q->cur = NULL;
+	return 0;
+}
+
+int tern__sources_query(tern_relay *r, const tern_filter *fs,
+			const uint32_t *rel, size_t n, uint32_t limit_cap,
+			tern_store_visit_cb cb, void *ctx)
 {
 	tern__mquery *q;
-	int rc = tern__sources_query_begin(&q, r, fs, n, limit_cap);
+	int rc = tern__sources_query_begin(&q, r, fs, rel, n, limit_cap);
 
 	if (rc)
 		return rc;
@@ -398,8 +523,9 @@ int tern__sources_query(tern_relay *r, const tern_filter *fs, size_t n,
 
 /* ---- counts ------------------------------------------------------------- */
 
-int tern__sources_count(tern_relay *r, const tern_filter *fs, size_t n,
-			uint64_t *count)
+/* The sum of the counts of r's sources. */
+static int relay_count(tern_relay *r, const tern_filter *fs, size_t n,
+		       uint64_t *count)
 {
 	tern__source one;
 	size_t ns;
@@ -417,9 +543,37 @@ int tern__sources_count(tern_relay *r, const tern_filter *fs, size_t n,
 	return 0;
 }
 
-int tern__sources_count_hll(tern_relay *r, const tern_filter *fs, size_t n,
-			    uint64_t *count, uint8_t regs[TERN_HLL_REGISTERS],
-			    bool *has_hll)
+int tern__sources_count(tern_relay *r, const tern_filter *fs,
+			const uint32_t *rel, size_t n, uint64_t *count)
+{
+	tern_filter *g;
+	uint32_t k;
+	int rc = 0;
+
+	if (!rel)
+		return relay_count(r, fs, n, count);
+	if (one_relay(rel, n, &k))
+		return relay_count(tern__router_relay(r, k), fs, n, count);
+	*count = 0;
+	g = malloc(n * sizeof *g);
+	if (!g)
+		return TERN_ENOMEM;
+	for (k = 0; k < r->routes->nrel && !rc; k++) {
+		size_t m = pick(fs, rel, n, k, g);
+		uint64_t c = 0;
+
+		if (!m)
+			continue;
+		rc = relay_count(tern__router_relay(r, k), g, m, &c);
+		*count += c;
+	}
+	free(g);
+	return rc;
+}
+
+int tern__sources_count_hll(tern_relay *r, const tern_filter *fs,
+			    const uint32_t *rel, size_t n, uint64_t *count,
+			    uint8_t regs[TERN_HLL_REGISTERS], bool *has_hll)
 {
 	tern__source one;
 	size_t ns;
@@ -428,7 +582,10 @@ int tern__sources_count_hll(tern_relay *r, const tern_filter *fs, size_t n,
 
 	*has_hll = false;
 	if (off < 0)
-		return tern__sources_count(r, fs, n, count);
+		return tern__sources_count(r, fs, rel, n, count);
+	/* One filter: its relay's sources. */
+	if (rel)
+		r = tern__router_relay(r, rel[0]);
 	s = list(r, &one, &ns);
 	*count = 0;
 	memset(regs, 0, TERN_HLL_REGISTERS);

@@ -9,6 +9,12 @@
  * stream. With one source (the common case) queries go straight through,
  * with no copy.
  *
+ * A router (router.h) answers each filter from the relay it was routed
+ * to, each over its own sources: rel[i] names filter i's relay (rel NULL:
+ * every filter is r's, the path of a relay without routes). A query whose
+ * filters go to several relays reads one relay's part after the other;
+ * counts add up.
+ *
  * The source list is fixed while the relay runs; everything here may be
  * called from any I/O thread.
  */
@@ -43,40 +49,47 @@ int tern__sources_save(tern_relay *r, const tern_event *ev,
 
 typedef struct tern__mquery tern__mquery;
 
-/* As tern_query_begin(), over the n sources of src (or the relay's). */
+/* As tern_query_begin(), over the n sources of src. */
 int tern__sources_merge_begin(tern__mquery **out, const tern__source *src,
 			      size_t nsrc, const tern_filter *fs, size_t n,
 			      uint32_t limit_cap);
+/* As tern_query_begin(), each filter over its relay's sources. */
 int tern__sources_query_begin(tern__mquery **out, tern_relay *r,
-			      const tern_filter *fs, size_t n,
-			      uint32_t limit_cap);
+			      const tern_filter *fs, const uint32_t *rel,
+			      size_t n, uint32_t limit_cap);
 
 /* As tern_query_next(): 1 while rows may remain, 0 when every source is
  * done or cb stopped the query, or a negative error. */
 int tern__sources_query_next(tern__mquery *q, uint32_t max_rows,
 			     tern_store_visit_cb cb, void *ctx);
 
+/* The relay whose rows tern__sources_query_next() visits now (for its
+ * hooks); NULL for a bare merge. */
+tern_relay *tern__sources_query_relay(const tern__mquery *q);
+
 /* Ends the query in every source; q may be NULL. */
 void tern__sources_query_end(tern__mquery *q);
 
 /* One-shot: begin, next until done, end. */
-int tern__sources_query(tern_relay *r, const tern_filter *fs, size_t n,
-			uint32_t limit_cap, tern_store_visit_cb cb, void *ctx);
+int tern__sources_query(tern_relay *r, const tern_filter *fs,
+			const uint32_t *rel, size_t n, uint32_t limit_cap,
+			tern_store_visit_cb cb, void *ctx);
 
 /* ---- counts ----------------------------------------------------------- */
 
-/* The sum of every source's count (tern_backend_count()). */
-int tern__sources_count(tern_relay *r, const tern_filter *fs, size_t n,
-			uint64_t *count);
+/* The sum of every source's count (tern_backend_count()), each filter
+ * counted by its relay's sources. */
+int tern__sources_count(tern_relay *r, const tern_filter *fs,
+			const uint32_t *rel, size_t n, uint64_t *count);
 
 /*
  * Counts like tern__sources_count() and, when the request is one filter
  * that NIP-45 gives an HLL offset (tern_hll_offset()), fills regs with the
  * merged registers of every source and sets *has_hll.
  */
-int tern__sources_count_hll(tern_relay *r, const tern_filter *fs, size_t n,
-			    uint64_t *count, uint8_t regs[TERN_HLL_REGISTERS],
-			    bool *has_hll);
+int tern__sources_count_hll(tern_relay *r, const tern_filter *fs,
+			    const uint32_t *rel, size_t n, uint64_t *count,
+			    uint8_t regs[TERN_HLL_REGISTERS], bool *has_hll);
 
 /* ["COUNT","<sub>",{"count":N,"hll":"<512 hex>"}] (no "hll" when regs is
  * NULL), with tern__wire_count()'s contract. TERN__WIRE_SMALL_MAX bytes

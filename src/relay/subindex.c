@@ -99,6 +99,8 @@ struct fmeta {
 	uint32_t nkeys;
 	uint8_t fam;
 	uint32_t tagi;      /* for FAM_TAG: which tag field */
+	uint32_t route;     /* matches only events of this route (in the
+			       padding: the record stays 32 bytes) */
 };
 
 struct owner {
@@ -739,6 +741,15 @@ int tern__subindex_add(tern__subindex *ix, void *owner, tern_slice id,
 		       const tern_filter *filters, size_t nfilters,
 		       const tern__subindex_sub **out)
 {
+	return tern__subindex_add_routed(ix, owner, id, filters, nfilters,
+					 NULL, out);
+}
+
+int tern__subindex_add_routed(tern__subindex *ix, void *owner, tern_slice id,
+			      const tern_filter *filters, size_t nfilters,
+			      const uint32_t *routes,
+			      const tern__subindex_sub **out)
+{
 	struct bump b = { 0 };
 	struct sub *s, *old;
 	struct owner *o;
@@ -760,6 +771,8 @@ int tern__subindex_add(tern__subindex *ix, void *owner, tern_slice id,
 		return TERN_ENOMEM;
 	s = layout(&b, filters, (uint32_t)nfilters);
 	s->bytes = b.off;
+	for (size_t i = 0; routes && i < nfilters; i++)
+		s->meta[i].route = routes[i];
 	s->v.owner = owner;
 	if (id.n)
 		memcpy(s->id, id.p, id.n);
@@ -893,6 +906,7 @@ void tern__subindex_free(tern__subindex *ix)
 struct walk {
 	tern__subindex *ix;
 	const tern_event *ev;
+	uint32_t route;
 	tern__subindex_visit_fn visit;
 	void *ctx;
 	uint64_t gen;
@@ -951,7 +965,7 @@ static void scan(struct walk *w, struct knode *k)
 		if (s->gen == w->gen)
 			continue;
 		m = &s->meta[k->post[i].fi];
-		if (m->gen == w->gen)
+		if (m->gen == w->gen || m->route != w->route)
 			continue;
 		m->gen = w->gen;
 		if (residual_match(&s->v.filters[k->post[i].fi], m, w->ev)) {
@@ -975,7 +989,14 @@ static void probe(struct walk *w, uint8_t fam, uint8_t letter,
 size_t tern__subindex_match(tern__subindex *ix, const tern_event *ev,
 			    tern__subindex_visit_fn visit, void *ctx)
 {
-	struct walk w = { ix, ev, visit, ctx, ++ix->gen, 0 };
+	return tern__subindex_match_route(ix, ev, 0, visit, ctx);
+}
+
+size_t tern__subindex_match_route(tern__subindex *ix, const tern_event *ev,
+				  uint32_t route,
+				  tern__subindex_visit_fn visit, void *ctx)
+{
+	struct walk w = { ix, ev, route, visit, ctx, ++ix->gen, 0 };
 
 	ix->busy++;
 	/* Families with no keys at all are skipped without hashing: most
@@ -1034,6 +1055,14 @@ int tern__subindex_foreach(tern__subindex *ix, void *owner,
 	}
 	ix->busy--;
 	return rc;
+}
+
+uint32_t tern__subindex_route(const tern__subindex_sub *sub, uint32_t i)
+{
+	const struct sub *s = (const struct sub *)((const char *)sub -
+						   offsetof(struct sub, v));
+
+	return s->meta[i].route;
 }
 
 bool tern__subindex_idle(const tern__subindex *ix)

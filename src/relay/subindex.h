@@ -100,6 +100,20 @@ int tern__subindex_add(tern__subindex *ix, void *owner, tern_slice id,
 		       const tern_filter *filters, size_t nfilters,
 		       const tern__subindex_sub **out);
 
+/*
+ * As tern__subindex_add(), each filter i belonging to route routes[i]
+ * (routes NULL: all to route 0): it matches only the events matched with
+ * that route (tern__subindex_match_route()). Routes keep the relays of a
+ * router apart (relay/router.h); an index without them has route 0 only.
+ */
+int tern__subindex_add_routed(tern__subindex *ix, void *owner, tern_slice id,
+			      const tern_filter *filters, size_t nfilters,
+			      const uint32_t *routes,
+			      const tern__subindex_sub **out);
+
+/* The route of filter i of sub. */
+uint32_t tern__subindex_route(const tern__subindex_sub *sub, uint32_t i);
+
 /* Removes owner's subscription id. Returns 0, TERN_ENOTFOUND, or -EBUSY
  * from inside a callback. */
 int tern__subindex_remove(tern__subindex *ix, void *owner, tern_slice id);
@@ -134,6 +148,12 @@ typedef void (*tern__subindex_visit_fn)(void *ctx, const tern__subindex_sub *sub
  */
 size_t tern__subindex_match(tern__subindex *ix, const tern_event *ev,
 			    tern__subindex_visit_fn visit, void *ctx);
+
+/* As tern__subindex_match() (which is route 0), over the filters of
+ * route only: a subscription is visited when one of those matches. */
+size_t tern__subindex_match_route(tern__subindex *ix, const tern_event *ev,
+				  uint32_t route,
+				  tern__subindex_visit_fn visit, void *ctx);
 
 /*
  * Calls fn for each subscription of owner, or of every owner when owner is

@@ -60,6 +60,10 @@ struct tern_store {
 	uint32_t qlen;      /* event jobs queued */
 	uint32_t nctl;      /* control jobs (flush, delete, purge) queued */
 	bool filling;       /* the writer waits for a batch to fill */
+	bool in_batch;      /* the writer runs an event batch (it reads the
+			       deletion_outcome options then) */
+	uint32_t outcome_waiters; /* tern_store_set_deletion_outcome()
+				     calls waiting for in_batch to end */
 	bool closing;
 	bool thread_started;
 	pthread_t thread;

@@ -716,10 +716,14 @@ static void *writer_main(void *arg)
 		if (!j)
 			s->tail = NULL;
 		s->qlen -= n;
+		s->in_batch = true;
 		pthread_cond_broadcast(&s->cv_room);
 		pthread_mutex_unlock(&s->mu);
 		process_batch(w, n);
 		pthread_mutex_lock(&s->mu);
+		s->in_batch = false;
+		if (s->outcome_waiters)
+			pthread_cond_broadcast(&s->cv_done);
 	}
 	pthread_mutex_unlock(&s->mu);
 
@@ -1027,6 +1031,28 @@ int tern_store_flush(tern_store *s)
 	tern__job j = { .type = JOB_FLUSH };
 
 	return run_blocking(s, &j);
+}
+
+int tern_store_set_deletion_outcome(
+	tern_store *s,
+	bool (*deletion_outcome)(void *ctx, const tern_event *target,
+				 const tern_event *deletion),
+	bool (*deletion_outcome_wanted)(void *ctx), void *ctx)
+{
+	if (!s || s->read_only)
+		return TERN_EINVAL;
+	/* The writer reads the options only inside an event batch, which
+	 * it enters and leaves under mu. */
+	pthread_mutex_lock(&s->mu);
+	s->outcome_waiters++;
+	while (s->in_batch)
+		pthread_cond_wait(&s->cv_done, &s->mu);
+	s->outcome_waiters--;
+	s->opt.deletion_outcome = deletion_outcome;
+	s->opt.deletion_outcome_wanted = deletion_outcome_wanted;
+	s->opt.deletion_outcome_ctx = ctx;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
 }
 
 int tern_store_delete(tern_store *s, const tern_filter *fs, size_t n,

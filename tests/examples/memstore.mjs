@@ -1,6 +1,8 @@
 // examples/memstore.c: events live in the in-memory backend. Publish +
 // REQ work, the NIP-01 replaceable rule holds (it comes with the backend),
-// and, checked after the relay stopped, no LMDB store was ever opened: the
+// the overwrite-deletion-outcome hook reaches the backend (a kind-5 removes
+// a note but not the profile the example keeps), and, checked after the
+// relay stopped, no LMDB store was ever opened: the
 // relay ran in DIR with the default store.dir (./tern-db), and neither
 // that directory nor any LMDB file exists there.
 //
@@ -27,7 +29,7 @@ if (process.argv[2] === '--after') {
 
 const url = process.argv[2];
 const k = keys();
-let c, note;
+let c, note, profile;
 
 await run('memstore', [
 	['connects', async () => {
@@ -47,6 +49,13 @@ await run('memstore', [
 		assertOk(await c.publish(old), 'older kind 0');
 		assertOk(await c.publish(cur), 'newer kind 0');
 		assert.deepEqual(await c.req('p', { kinds: [0], authors: [k.pk] }), [cur]);
+		profile = cur;
+	}],
+	['a deletion removes the note, the hook keeps the profile', async () => {
+		const del = mkEvent(k.sk, { kind: 5, tags: [['e', note.id], ['e', profile.id]] });
+		assertOk(await c.publish(del), 'kind 5');
+		assert.deepEqual(await c.req('d', { ids: [note.id, profile.id] }), [profile]);
+		assert.deepEqual(await c.req('k', { kinds: [5], authors: [k.pk] }), [del]);
 	}],
 	['disconnects', async () => {
 		c.close();

@@ -1,61 +1,78 @@
-// examples/router.c: kind-1 notes go to one store, other events to
-// another. Over the wire: a {"kinds":[1]} filter is answered by the notes
-// store, other filters by the other store, and live subscriptions see
-// everything. After the relay stopped, `tern scan` of each store's
-// directory shows that each event landed in its route's store only.
+// examples/router.c: chat messages (kinds 9, 42) go to an in-memory
+// sub-relay with its own rule, other events to a sub-relay over an LMDB
+// store. Over the wire: the chat relay's rule applies to chat messages
+// only; a chat filter is answered by the chat relay, other filters by the
+// other relay; a live subscription hears only the relay its filter went
+// to. After the relay stopped, `tern scan` shows that the LMDB sub-relay
+// holds the other events only, and that the router's own store is empty.
 //
 //     node tests/examples/router.mjs URL STATEFILE            while it runs
 //     node tests/examples/router.mjs --after DBDIR STATEFILE  after it stopped
 
 import fs from 'node:fs';
 
-import { assert, Client, assertOk, keys, mkEvent, run, scanStore } from './common.mjs';
+import { assert, Client, assertOk, assertRefused, keys, mkEvent, reqEnd, run, scanStore } from './common.mjs';
 
 if (process.argv[2] === '--after') {
 	const [dir, state] = process.argv.slice(3);
-	const { note, reaction } = JSON.parse(fs.readFileSync(state, 'utf8'));
+	const { empty, note, reaction } = JSON.parse(fs.readFileSync(state, 'utf8'));
 	await run('router', [
-		['DBDIR/notes holds the note only', async () => {
-			assert.deepEqual(scanStore(`${dir}/notes`), [note]);
+		['DBDIR/rest holds the notes and the reaction, no chat message', async () => {
+			assert.deepEqual(scanStore(`${dir}/rest`).map((e) => e.id).sort(), [empty.id, note.id, reaction.id].sort());
 		}],
-		['DBDIR/other holds the reaction only', async () => {
-			assert.deepEqual(scanStore(`${dir}/other`), [reaction]);
+		['the router\'s own store (DBDIR/router) holds nothing', async () => {
+			assert.deepEqual(scanStore(`${dir}/router`), []);
 		}],
 	]);
 }
 
 const [url, state] = process.argv.slice(2);
 const k = keys();
-let c, live, note, reaction;
+let c, live, empty, chat, note, reaction;
 
 await run('router', [
-	['connects; a live subscription for kinds 1 and 7 opens', async () => {
+	['connects; live subscriptions to the chat relay and to the other one', async () => {
 		c = await Client.open(url);
 		live = await Client.open(url);
-		live.send(['REQ', 'live', { kinds: [1, 7], authors: [k.pk] }]);
-		assert.equal((await live.collect('live')).end[0], 'EOSE');
+		assert.equal((await reqEnd(live, 'chat', { kinds: [9], authors: [k.pk] })).end[0], 'EOSE');
+		// kinds 1 and 9 together are not chat-only: the other relay's
+		assert.equal((await reqEnd(live, 'rest', { kinds: [1, 7, 9], authors: [k.pk] })).end[0], 'EOSE');
 	}],
-	['a note (kind 1) and a reaction (kind 7) are accepted', async () => {
-		note = mkEvent(k.sk, { kind: 1, content: 'routed to the notes store' });
+	['the chat relay\'s own rule refuses an empty chat message, not an empty note', async () => {
+		assertRefused(await c.publish(mkEvent(k.sk, { kind: 9, content: '' })), 'blocked: chat messages are 1 to 280 bytes');
+		empty = mkEvent(k.sk, { kind: 1, content: '' });
+		assertOk(await c.publish(empty), 'empty note');
+	}],
+	['a chat message, a note and a reaction are accepted', async () => {
+		chat = mkEvent(k.sk, { kind: 9, content: 'hello, chat' });
+		note = mkEvent(k.sk, { kind: 1, content: 'a note for the LMDB relay' });
 		reaction = mkEvent(k.sk, { kind: 7, content: '+', tags: [['e', note.id], ['p', k.pk]] });
+		assertOk(await c.publish(chat), 'chat message');
 		assertOk(await c.publish(note), 'note');
 		assertOk(await c.publish(reaction), 'reaction');
-		fs.writeFileSync(state, JSON.stringify({ note, reaction }));
+		fs.writeFileSync(state, JSON.stringify({ empty, note, reaction }));
 	}],
-	['the live subscription saw both, whatever their route', async () => {
+	['each live subscription heard its own relay only', async () => {
+		const m = await live.waitFor((x) => x[0] === 'EVENT' && x[1] === 'chat', 5000, 'the chat message');
+		assert.equal(m[2].id, chat.id);
 		const ids = [];
-		for (let i = 0; i < 2; i++)
-			ids.push((await live.waitFor((m) => m[0] === 'EVENT' && m[1] === 'live', 5000, 'live events'))[2].id);
-		assert.deepEqual(ids.sort(), [note.id, reaction.id].sort());
+		for (let i = 0; i < 3; i++)
+			ids.push((await live.waitFor((x) => x[0] === 'EVENT' && x[1] === 'rest', 5000, 'events of the other relay'))[2]);
+		assert.ok(!ids.some((e) => e.kind === 9), 'a chat message reached the other relay\'s subscription');
+		await live.quiet(300);
 	}],
-	['{"kinds":[1]} is answered by the notes store', async () => {
-		assert.deepEqual(await c.req('n', { kinds: [1], authors: [k.pk] }), [note]);
+	['{"kinds":[9]} is answered by the chat relay', async () => {
+		assert.deepEqual(await c.req('n', { kinds: [9], authors: [k.pk] }), [chat]);
 	}],
-	['{"kinds":[7]} is answered by the other store', async () => {
+	['other filters are answered by the other relay, which has no chat message', async () => {
 		assert.deepEqual(await c.req('r', { kinds: [7], authors: [k.pk] }), [reaction]);
+		assert.deepEqual(await c.req('i', { ids: [chat.id, note.id] }), [note]);
+		const all = await c.req('a', { authors: [k.pk] });
+		assert.ok(all.some((e) => e.id === note.id) && !all.some((e) => e.kind === 9));
 	}],
-	['a filter without kinds goes to the other store: the note is not there', async () => {
-		assert.deepEqual(await c.req('i', { ids: [note.id, reaction.id] }), [reaction]);
+	['COUNT routes the same way', async () => {
+		assert.deepEqual((await c.count('c1', { kinds: [9], authors: [k.pk] }))[2], { count: 1 });
+		assert.deepEqual((await c.count('c2', { kinds: [9], authors: [k.pk] }, { kinds: [7], authors: [k.pk] }))[2], { count: 2 });
 	}],
 	['disconnects', async () => {
 		c.close();

@@ -3,8 +3,8 @@
  * against both backends, the LMDB store through its adapter and the
  * in-memory store - replaceable, addressable, NIP-09 deletion, NIP-40
  * expiration, order, limits, several filters, sliced and stopped queries,
- * counts - and what only the in-memory store has (capacity, eviction,
- * concurrency, the generic replace path).
+ * counts, NIP-09 outcome callbacks - and what only the in-memory store has
+ * (capacity, eviction, concurrency, the generic replace path).
  */
 #include <criterion/criterion.h>
 #include <ftw.h>
@@ -20,6 +20,61 @@
 #include <tern/event.h>
 #include <tern/filter.h>
 #include <tern/store.h>
+
+/* ---- NIP-09 outcome callbacks ------------------------------------------ */
+/* Both backends get them (the LMDB store at open, the memory one through
+ * set_deletion_outcome); they stay silent until a case turns them on. Their
+ * record is read after the save's result arrived (acquire), so the LMDB
+ * writer thread's writes are visible. */
+
+#define MAX_ASKED 16
+static bool oc_on;                /* wanted() answers this */
+static uint64_t oc_keep[4];       /* ids (numbers) fn keeps */
+static int oc_nwanted, oc_nasked;
+static uint64_t oc_target[MAX_ASKED], oc_deletion[MAX_ASKED];
+static uint8_t oc_target_pk[MAX_ASKED];
+
+static uint64_t id_number(const uint8_t id[32])
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < 8; i++)
+		n = n << 8 | id[i];
+	return n;
+}
+
+static bool oc_wanted(void *ctx)
+{
+	oc_nwanted++;
+	return oc_on;
+}
+
+static bool oc_fn(void *ctx, const tern_event *target,
+		  const tern_event *deletion)
+{
+	uint64_t t = id_number(target->id);
+
+	cr_assert_eq(deletion->kind, 5);
+	if (oc_nasked < MAX_ASKED) {
+		oc_target[oc_nasked] = t;
+		oc_deletion[oc_nasked] = id_number(deletion->id);
+		oc_target_pk[oc_nasked] = target->pubkey[0];
+	}
+	oc_nasked++;
+	for (size_t i = 0; i < sizeof oc_keep / sizeof *oc_keep; i++)
+		if (oc_keep[i] && oc_keep[i] == t)
+			return false;
+	return true;
+}
+
+static const tern_deletion_outcome oc = { oc_fn, oc_wanted, NULL };
+
+static void oc_reset(void)
+{
+	oc_on = false;
+	memset(oc_keep, 0, sizeof oc_keep);
+	oc_nwanted = oc_nasked = 0;
+}
 
 /* ---- fixture ---------------------------------------------------------- */
 
@@ -46,10 +101,13 @@ static void lmdb_setup(void)
 	tern_store_options_defaults(&o);
 	o.dir = bk_dir;
 	o.no_sync = true;
+	oc_reset();
 	cr_assert_eq(tern_store_open(&bk_store, &o, err, sizeof err), 0, "%s",
 		     err);
 	B = &tern_lmdb_backend;
 	S = bk_store;
+	/* As a relay hands its hooks to the store it is given. */
+	B->set_deletion_outcome(S, &oc);
 	tern_arena_init(&bk_arena, 0);
 }
 
@@ -66,6 +124,8 @@ static void mem_setup(void)
 	cr_assert_eq(tern_memory_open(&bk_mem, NULL), 0);
 	B = &tern_memory_backend;
 	S = bk_mem;
+	oc_reset();
+	B->set_deletion_outcome(S, &oc);
 	tern_arena_init(&bk_arena, 0);
 }
 
@@ -529,6 +589,67 @@ static void case_delete_and_hll(void)
 	STORED(99, 0x55, 100, 1, tags);
 }
 
+/* The callbacks keep what they say, are asked once per deletion and once
+ * per own target, and never about other authors' events; the deletion
+ * still acts as a tombstone for what it removed and for the address. */
+static void case_nip09_outcome(void)
+{
+	tern_write_result r;
+	char tags[1024];
+
+	STORED(1, 7, 100, 1, "[]");
+	STORED(2, 7, 100, 1, "[]");
+	STORED(3, 8, 100, 1, "[]");                 /* another author's */
+	STORED(4, 7, 100, 30000, "[[\"d\",\"x\"]]");
+	STORED(5, 7, 100, 0, "[]");
+	STORED(6, 7, 100, 5, "[]");                 /* a deletion */
+	cr_assert_eq(oc_nwanted, 1);                /* kind 5 only */
+	oc_nwanted = 0;
+	oc_on = true;
+	oc_keep[0] = 2;
+	oc_keep[1] = 5;
+	snprintf(tags, sizeof tags, "[[\"e\",\"%s\"],[\"e\",\"%s\"],"
+		 "[\"e\",\"%s\"],[\"e\",\"%s\"],[\"e\",\"%s\"],"
+		 "[\"a\",\"30000:%s:x\"],[\"a\",\"0:%s:\"],"
+		 "[\"a\",\"30000:%s:x\"]]",
+		 idhex(1), idhex(2), idhex(3), idhex(6), idhex(99), pkhex(7),
+		 pkhex(7), pkhex(8));
+	r = put(10, 7, 200, 5, tags);
+	cr_assert_eq(r.status, TERN_WRITE_STORED, "%s", r.reason.msg);
+	cr_assert_eq(r.nremoved, 2, "%s", B->name);
+	cr_assert_eq(oc_nwanted, 1);
+	cr_assert_eq(oc_nasked, 4, "%s: asked %d times", B->name, oc_nasked);
+	cr_assert_eq(oc_target[0], 1);
+	cr_assert_eq(oc_target[1], 2);
+	cr_assert_eq(oc_target[2], 4);
+	cr_assert_eq(oc_target[3], 5);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(oc_deletion[i], 10);
+		cr_assert_eq(oc_target_pk[i], 7);
+	}
+	EXPECT("{}", 10, 2, 3, 5, 6);
+	/* a kept event is still stored; a removed one cannot come back */
+	cr_assert_eq(put(2, 7, 100, 1, "[]").status, TERN_WRITE_DUPLICATE);
+	r = put(1, 7, 100, 1, "[]");
+	cr_assert_eq(r.status, TERN_WRITE_REJECTED);
+	cr_assert_eq(r.reason.prefix, TERN_PREFIX_BLOCKED);
+	/* the kept version's address is tombstoned up to the deletion */
+	r = put(11, 7, 150, 0, "[]");
+	cr_assert_eq(r.status, TERN_WRITE_REJECTED);
+	cr_assert_eq(r.reason.prefix, TERN_PREFIX_BLOCKED);
+	r = put(12, 7, 300, 0, "[]");
+	cr_assert_eq(r.status, TERN_WRITE_STORED);
+	cr_assert_eq(r.nremoved, 1);
+	/* wanted() false: fn is not asked, every target goes */
+	oc_on = false;
+	oc_nasked = 0;
+	snprintf(tags, sizeof tags, "[[\"e\",\"%s\"]]", idhex(2));
+	r = put(13, 7, 300, 5, tags);
+	cr_assert_eq(r.nremoved, 1);
+	cr_assert_eq(oc_nasked, 0);
+	EXPECT("{}", 12, 13, 10, 3, 6);
+}
+
 #define CASES(X)                                                               \
 	X(duplicate)                                                           \
 	X(replaceable)                                                         \
@@ -537,6 +658,7 @@ static void case_delete_and_hll(void)
 	X(expiring_hidden)                                                     \
 	X(nip09_e)                                                             \
 	X(nip09_a)                                                             \
+	X(nip09_outcome)                                                       \
 	X(order_limit)                                                         \
 	X(multi_filter)                                                        \
 	X(sliced_and_stopped)                                                  \
@@ -553,6 +675,26 @@ TestSuite(backend_memory, .init = mem_setup, .fini = mem_teardown,
 CASES(RUN_BOTH)
 
 /* ---- the in-memory store alone ------------------------------------------ */
+
+/* The callbacks taken back (as a relay does when it stops): the next
+ * deletion removes its targets without asking. */
+Test(backend_lmdb, outcome_taken_back)
+{
+	tern_write_result r;
+	char tags[256];
+
+	oc_on = true;
+	oc_keep[0] = 1;
+	STORED(1, 7, 100, 1, "[]");
+	cr_assert_eq(tern_store_set_deletion_outcome(bk_store, NULL, NULL,
+						     NULL), 0);
+	snprintf(tags, sizeof tags, "[[\"e\",\"%s\"]]", idhex(1));
+	r = put(2, 7, 200, 5, tags);
+	cr_assert_eq(r.status, TERN_WRITE_STORED, "%s", r.reason.msg);
+	cr_assert_eq(r.nremoved, 1);
+	cr_assert_eq(oc_nwanted + oc_nasked, 0);
+	EXPECT("{}", 2);
+}
 
 static void mem_open(size_t cap, bool evict)
 {
@@ -652,6 +794,57 @@ Test(backend_memory, apply_uses_replace_when_given)
 	/* without store/delete the rules cannot run */
 	ops.store = NULL;
 	cr_assert_eq(tern_backend_apply(&ops, S, &ev, &r), TERN_EINVAL);
+}
+
+/* Outcome callbacks without wanted(), taken back, and given straight to
+ * tern_backend_apply_with() by a backend that has no set_deletion_outcome
+ * (a custom one). */
+Test(backend_memory, outcome_without_wanted_taken_back_and_direct)
+{
+	const tern_deletion_outcome fn_only = { oc_fn, NULL, NULL };
+	tern_backend_ops custom = tern_memory_backend;
+	tern_write_result r;
+	tern_event ev;
+	char tags[256], *j;
+
+	B->set_deletion_outcome(S, &fn_only);
+	oc_keep[0] = 1;
+	STORED(1, 7, 100, 1, "[]");
+	STORED(2, 7, 100, 1, "[]");
+	snprintf(tags, sizeof tags, "[[\"e\",\"%s\"],[\"e\",\"%s\"]]",
+		 idhex(1), idhex(2));
+	r = put(10, 7, 200, 5, tags);
+	cr_assert_eq(r.nremoved, 1);
+	cr_assert_eq(oc_nasked, 2);
+	cr_assert_eq(oc_nwanted, 0);
+	EXPECT("{}", 10, 1);
+	/* taken back: every target goes, nobody is asked */
+	B->set_deletion_outcome(S, NULL);
+	snprintf(tags, sizeof tags, "[[\"e\",\"%s\"]]", idhex(1));
+	r = put(11, 7, 200, 5, tags);
+	cr_assert_eq(r.nremoved, 1);
+	cr_assert_eq(oc_nasked, 2);
+	EXPECT("{}", 10, 11);
+	/* a custom backend calling the rules with the callbacks itself */
+	custom.set_deletion_outcome = NULL;
+	oc_on = true;
+	oc_keep[0] = 3;
+	STORED(3, 7, 100, 1, "[]");
+	STORED(4, 7, 100, 1, "[]");
+	snprintf(tags, sizeof tags, "[[\"e\",\"%s\"],[\"e\",\"%s\"]]",
+		 idhex(3), idhex(4));
+	j = mkev(12, 7, 300, 5, tags);
+	cr_assert_eq(tern_event_parse(&ev, (const uint8_t *)j, strlen(j), NULL,
+				      &bk_arena, NULL), 0);
+	cr_assert_eq(tern_backend_apply_with(&custom, S, &ev, &oc, &r), 0);
+	cr_assert_eq(r.status, TERN_WRITE_STORED);
+	cr_assert_eq(r.nremoved, 1);
+	cr_assert_eq(oc_nwanted, 1);
+	cr_assert_eq(oc_nasked, 4);
+	cr_assert_eq(oc_target[2], 3);
+	cr_assert_eq(oc_target[3], 4);
+	free(j);
+	EXPECT("{}", 12, 10, 11, 3);
 }
 
 /* Writers and readers at once: every query sees a sorted, duplicate-free

@@ -4,11 +4,13 @@
  * source, driven by a raw WebSocket client. REQ results of both come as one
  * newest-first stream with EOSE after both; COUNT sums them and merges
  * their NIP-45 registers. The merge itself is also checked directly, over
- * many slices.
+ * many slices. The relay's overwrite-deletion-outcome hooks reach the
+ * memory backend: a kind-5 sent by a client keeps what they keep.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #include <tern/error.h>
 #include <tern/event.h>
 #include <tern/hex.h>
+#include <tern/hooks.h>
 #include <tern/relay.h>
 
 #include "relay_client.h"
@@ -62,9 +65,15 @@ static const char *pkhex(uint8_t p)
 	return b;
 }
 
-/* Stores an unsigned (fake id and sig) event straight into m. */
-static void put(tern_memory *m, uint64_t id, uint8_t pk, uint64_t ca,
-		uint32_t kind, const char *tags)
+static void got_result(void *ctx, const tern_write_result *res)
+{
+	*(tern_write_result *)ctx = *res;
+}
+
+/* Stores an unsigned (fake id and sig) event straight into m, through its
+ * save (which completes before it returns). */
+static tern_write_result put(tern_memory *m, uint64_t id, uint8_t pk,
+			     uint64_t ca, uint32_t kind, const char *tags)
 {
 	char *j, sig[129];
 	tern_write_result r;
@@ -81,10 +90,11 @@ static void put(tern_memory *m, uint64_t id, uint8_t pk, uint64_t ca,
 	tern_arena_init(&a, 0);
 	cr_assert_eq(tern_event_parse(&ev, (const uint8_t *)j, strlen(j), NULL,
 				      &a, NULL), 0);
-	cr_assert_eq(tern_backend_apply(&tern_memory_backend, m, &ev, &r), 0);
+	cr_assert_eq(tern_memory_backend.save(m, &ev, got_result, &r), 0);
 	cr_assert_eq(r.status, TERN_WRITE_STORED, "%s", r.reason.msg);
 	tern_arena_free(&a);
 	free(j);
+	return r;
 }
 
 /* ---- the relay ------------------------------------------------------------ */
@@ -177,11 +187,12 @@ static void expect_req(int fd, const char *sub, const char *filters,
 	expect_req(fd, sub, filters, (uint64_t[]){ __VA_ARGS__ },              \
 		   sizeof((uint64_t[]){ __VA_ARGS__ }) / sizeof(uint64_t))
 
-/* A signed kind-1 event, for the EVENT path. */
-static char *signed_note(uint8_t seed, uint64_t created_at)
+/* A signed event of key seed (all 32 bytes), for the EVENT path. */
+static char *signed_event(uint8_t seed, uint64_t created_at, uint32_t kind,
+			  const char *tags)
 {
 	const char *fmt = "{\"id\":\"%s\",\"pubkey\":\"%s\",\"created_at\":%llu,"
-			  "\"kind\":1,\"tags\":[],\"content\":\"hi\","
+			  "\"kind\":%u,\"tags\":%s,\"content\":\"hi\","
 			  "\"sig\":\"%s\"}";
 	secp256k1_context *sx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
 	uint8_t sk[32], pk[32], id[32], sig[64], aux[32] = { 0 };
@@ -202,7 +213,7 @@ static char *signed_note(uint8_t seed, uint64_t created_at)
 	memset(sigh, '0', 128);
 	sigh[128] = '\0';
 	cr_assert(asprintf(&s, fmt, idh, pkh, (unsigned long long)created_at,
-			   sigh) > 0);
+			   kind, tags, sigh) > 0);
 	tern_arena_init(&a, 0);
 	cr_assert_eq(tern_event_parse(&ev, (const uint8_t *)s, strlen(s), NULL,
 				      &a, NULL), 0);
@@ -213,9 +224,26 @@ static char *signed_note(uint8_t seed, uint64_t created_at)
 	tern_hex_encode(idh, id, 32);
 	tern_hex_encode(sigh, sig, 64);
 	cr_assert(asprintf(&s, fmt, idh, pkh, (unsigned long long)created_at,
-			   sigh) > 0);
+			   kind, tags, sigh) > 0);
 	secp256k1_context_destroy(sx);
 	return s;
+}
+
+static char *signed_note(uint8_t seed, uint64_t created_at)
+{
+	return signed_event(seed, created_at, 1, "[]");
+}
+
+/* Sends ev; expects OK true. */
+static void publish(int fd, const char *ev)
+{
+	char buf[4096], *msg;
+
+	cr_assert(asprintf(&msg, "[\"EVENT\",%s]", ev) > 0);
+	ws_send(fd, msg);
+	free(msg);
+	ws_recv_reply(fd, buf, sizeof buf);
+	cr_assert(strstr(buf, "[\"OK\"") && strstr(buf, ",true,"), "%s", buf);
 }
 
 /* ---- tests ------------------------------------------------------------------ */
@@ -348,6 +376,123 @@ Test(backend_relay, count_merges_hll_of_sources)
 	ws_recv_reply(fd, buf, sizeof buf);
 	cr_assert_str_eq(buf, "[\"COUNT\",\"k\",{\"count\":26}]");
 	close(fd);
+}
+
+/* ---- overwrite-deletion-outcome hooks --------------------------------- */
+
+static char keep_id[65];      /* the id the hook keeps */
+static atomic_int nasked;
+static atomic_int bad_deletion; /* a call whose deletion was not kind 5 */
+
+static bool keep_one(void *ud, const tern_event *target,
+		     const tern_event *deletion)
+{
+	char id[65];
+
+	atomic_fetch_add(&nasked, 1);
+	if (deletion->kind != 5 || memcmp(deletion->pubkey, target->pubkey, 32))
+		atomic_store(&bad_deletion, 1);
+	tern_hex_encode(id, target->id, 32);
+	id[64] = '\0';
+	return strcmp(id, keep_id) != 0;
+}
+
+/* Sends a REQ for ids and returns how many of them came back before
+ * EOSE, with a bit per id found. */
+static unsigned req_ids(int fd, char *const *evs, size_t n)
+{
+	char msg[1024] = "[\"REQ\",\"ids\",{\"ids\":[", buf[4096];
+	unsigned found = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		strcat(msg, i ? ",\"" : "\"");
+		strncat(msg, evs[i] + 7, 64);
+		strcat(msg, "\"");
+	}
+	strcat(msg, "]}]");
+	ws_send(fd, msg);
+	for (;;) {
+		ws_recv_reply(fd, buf, sizeof buf);
+		if (!strcmp(buf, "[\"EOSE\",\"ids\"]"))
+			break;
+		for (size_t i = 0; i < n; i++)
+			if (strstr(buf, evs[i]))
+				found |= 1u << i;
+	}
+	ws_send(fd, "[\"CLOSE\",\"ids\"]");
+	return found;
+}
+
+/* A kind-5 deleting evs[0..n) (by their ids). */
+static char *deletion_of(uint8_t seed, uint64_t created_at, char *const *evs,
+			 size_t n)
+{
+	char tags[1024] = "[", *d;
+
+	for (size_t i = 0; i < n; i++) {
+		strcat(tags, i ? ",[\"e\",\"" : "[\"e\",\"");
+		strncat(tags, evs[i] + 7, 64);
+		strcat(tags, "\"]");
+	}
+	strcat(tags, "]");
+	d = signed_event(seed, created_at, 5, tags);
+	return d;
+}
+
+Test(backend_relay, deletion_outcome_hooks_reach_the_memory_backend)
+{
+	uint64_t t = (uint64_t)time(NULL);
+	char *ev[3], *del, *del2, tags[128];
+	tern_write_result r;
+	int fd;
+
+	ev[0] = signed_event(0x33, t - 30, 1, "[]"); /* kept */
+	ev[1] = signed_event(0x33, t - 20, 1, "[]"); /* deleted */
+	ev[2] = signed_event(0x44, t - 10, 1, "[]"); /* another author's */
+	memcpy(keep_id, ev[0] + 7, 64);
+	keep_id[64] = '\0';
+	atomic_store(&nasked, 0);
+	atomic_store(&bad_deletion, 0);
+	cr_assert_eq(tern_relay_set_backend(relay, &tern_memory_backend, memA),
+		     0);
+	cr_assert_eq(tern_on_overwrite_deletion_outcome(relay, "t", keep_one,
+							NULL), 0);
+	start();
+	fd = ws_open();
+	for (int i = 0; i < 3; i++)
+		publish(fd, ev[i]);
+	cr_assert_eq(req_ids(fd, ev, 3), 7);
+	del = deletion_of(0x33, t, ev, 3);
+	publish(fd, del);
+	/* asked about its author's two events only */
+	cr_assert_eq(atomic_load(&nasked), 2);
+	cr_assert_not(atomic_load(&bad_deletion));
+	cr_assert_eq(req_ids(fd, ev, 3), 1 | 4);
+	/* without the hook, the kept one goes with the next deletion */
+	tern_hooks_remove_owner(relay, "t");
+	del2 = deletion_of(0x33, t + 1, ev, 1);
+	publish(fd, del2);
+	cr_assert_eq(atomic_load(&nasked), 2);
+	cr_assert_eq(req_ids(fd, ev, 3), 4);
+	close(fd);
+
+	/* once the relay has stopped, the backend no longer calls it */
+	tern_relay_stop(relay);
+	pthread_join(runner, NULL);
+	cr_assert_eq(tern_on_overwrite_deletion_outcome(relay, "t", keep_one,
+							NULL), 0);
+	memcpy(keep_id, idhex(1), 65);
+	put(memA, 1, 0x55, t, 1, "[]");
+	snprintf(tags, sizeof tags, "[[\"e\",\"%s\"]]", idhex(1));
+	r = put(memA, 2, 0x55, t, 5, tags);
+	cr_assert_eq(r.nremoved, 1);
+	cr_assert_eq(atomic_load(&nasked), 2);
+	tern_relay_free(relay);
+	relay = NULL;
+	for (int i = 0; i < 3; i++)
+		free(ev[i]);
+	free(del);
+	free(del2);
 }
 
 /* ---- the merge alone ---------------------------------------------------- */

@@ -1104,30 +1104,9 @@ Test(hooks, conn_accessors)
 	close(fd);
 }
 
-/* ---- router ----------------------------------------------------------- */
+/* ---- backends ----------------------------------------------------------- */
 
 #include <tern/backend.h>
-#include <tern/router.h>
-
-static bool ev_is_note(void *ud, const tern_event *ev)
-{
-	return ev->kind == 1;
-}
-
-static bool f_wants_notes(void *ud, const tern_filter *f)
-{
-	return f->nkinds == 1 && f->kinds[0] == 1;
-}
-
-static bool ev_any(void *ud, const tern_event *ev)
-{
-	return true;
-}
-
-static bool f_any(void *ud, const tern_filter *f)
-{
-	return true;
-}
 
 static bool count_rows(void *ctx, tern_slice json, uint64_t serial)
 {
@@ -1148,62 +1127,6 @@ static int rows_in(tern_memory *m, const char *filter)
 					count_rows, &n), 0);
 	tern_arena_free(&a);
 	return n;
-}
-
-Test(hooks, router_routes_events_and_filters)
-{
-	char buf[4096], id1[65], id7[65], *e1, *e7;
-	tern_memory *notes, *rest;
-	tern_router *rt;
-	bool got1 = false, got7 = false;
-	int fd;
-
-	cr_assert_eq(tern_memory_open(&notes, NULL), 0);
-	cr_assert_eq(tern_memory_open(&rest, NULL), 0);
-	cr_assert_eq(tern_router_new(&rt), 0);
-	cr_assert_eq(tern_router_add(rt, ev_is_note, f_wants_notes, NULL,
-				     &tern_memory_backend, notes), 0);
-	cr_assert_eq(tern_router_add(rt, ev_any, f_any, NULL,
-				     &tern_memory_backend, rest), 0);
-	relay_create(1);
-	cr_assert_eq(tern_relay_set_backend(relay, &tern_router_backend, rt),
-		     0);
-	relay_start();
-	fd = ws_connect(NULL);
-	e1 = note("routed note");
-	e7 = sign_as(0x21, 7, "[]", "+");
-	id_of(e1, id1);
-	id_of(e7, id7);
-	cr_assert_not_null(strstr(publish(fd, e1, buf, sizeof buf), ",true,"));
-	cr_assert_not_null(strstr(publish(fd, e7, buf, sizeof buf), ",true,"));
-	cr_assert_eq(rows_in(notes, "{}"), 1);
-	cr_assert_eq(rows_in(notes, "{\"kinds\":[1]}"), 1);
-	cr_assert_eq(rows_in(rest, "{}"), 1);
-	cr_assert_eq(rows_in(rest, "{\"kinds\":[7]}"), 1);
-
-	/* Each filter goes to its route; EOSE after the last. */
-	ws_send(fd, "[\"REQ\",\"q\",{\"kinds\":[1]},{\"kinds\":[7]}]");
-	for (int i = 0; i < 2; i++) {
-		ws_recv(fd, buf, sizeof buf);
-		got1 |= strstr(buf, id1) != NULL;
-		got7 |= strstr(buf, id7) != NULL;
-	}
-	cr_assert(got1 && got7);
-	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf), "[\"EOSE\",\"q\"]");
-	/* {"kinds":[1,7]} goes to the second route, which has no note. */
-	ws_send(fd, "[\"COUNT\",\"c\",{\"kinds\":[1,7]}]");
-	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf),
-			 "[\"COUNT\",\"c\",{\"count\":1}]");
-	ws_send(fd, "[\"COUNT\",\"c\",{\"kinds\":[1]},{\"kinds\":[7]}]");
-	cr_assert_str_eq(ws_recv(fd, buf, sizeof buf),
-			 "[\"COUNT\",\"c\",{\"count\":2}]");
-	close(fd);
-	relay_finish();
-	tern_router_free(rt);
-	tern_memory_close(notes);
-	tern_memory_close(rest);
-	free(e1);
-	free(e7);
 }
 
 /* ---- the configured store opens lazily; backends are flushed ----------- */
@@ -1398,34 +1321,4 @@ Test(hooks, own_sigpipe_handler_kept_and_store_opened_on_demand)
 	cr_assert_eq(stat(never, &st), 0);
 	relay_finish();
 	tern_memory_close(l.mem);
-}
-
-Test(hooks, router_flushes_route_backends)
-{
-	char *e;
-	tern_router *rt;
-	late l;
-	int fd;
-
-	late_init(&l);
-	cr_assert_eq(tern_router_new(&rt), 0);
-	cr_assert_eq(tern_router_add(rt, ev_any, f_any, NULL, &late_backend,
-				     &l), 0);
-	relay_create(1);
-	cr_assert_eq(tern_relay_set_backend(relay, &tern_router_backend, rt),
-		     0);
-	relay_start();
-	fd = ws_connect(NULL);
-	e = note("routed late");
-	publish_msg(fd, e);
-	usleep(20000);
-	close(fd);
-	relay_join();
-	cr_assert_eq(atomic_load(&l.flushes), 1);
-	cr_assert_eq(l.pending, 0);
-	cr_assert_eq(rows_in(l.mem, "{}"), 1);
-	relay_finish();
-	tern_router_free(rt);
-	tern_memory_close(l.mem);
-	free(e);
 }
