@@ -21,6 +21,7 @@
 #include <tern/relay.h>
 
 #include "cli_common.h"
+#include "manage.h"
 
 typedef struct serve_opts {
 	const char *config, *bind, *port, *db;
@@ -160,6 +161,7 @@ static int run_serve(const cli_command *cmd, int argc, char **argv)
 	tern_config cfg;
 	tern_relay *relay = NULL;
 	tern_plugin *plugin = NULL;
+	serve_manage *manage = NULL;
 	sig_ctx sc;
 	pthread_t sigthread;
 	char err[512] = "";
@@ -190,7 +192,10 @@ static int run_serve(const cli_command *cmd, int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = tern_relay_new(&relay, &cfg, err, sizeof err);
-	/* policies first: their cheap checks run before the plugin's */
+	/* the management bans first, then the policies: their cheap checks
+	 * run before the plugin's */
+	if (rc == 0)
+		rc = serve_manage_start(&manage, relay, &cfg, err, sizeof err);
 	if (rc == 0 && (rc = tern_policy_apply_config(relay, &cfg)))
 		snprintf(err, sizeof err, "relay.policies: %s",
 			 tern_strerror(rc));
@@ -201,6 +206,7 @@ static int run_serve(const cli_command *cmd, int argc, char **argv)
 		cli_error("%s", err[0] ? err : tern_strerror(rc));
 		tern_relay_free(relay);
 		tern_policy_release(relay);
+		serve_manage_free(manage);
 		tern_config_free(&cfg);
 		return CLI_EXIT_FAIL;
 	}
@@ -212,6 +218,7 @@ static int run_serve(const cli_command *cmd, int argc, char **argv)
 		tern_plugin_detach(plugin);
 		tern_relay_free(relay);
 		tern_policy_release(relay);
+		serve_manage_free(manage);
 		tern_config_free(&cfg);
 		return CLI_EXIT_FAIL;
 	}
@@ -221,6 +228,7 @@ static int run_serve(const cli_command *cmd, int argc, char **argv)
 	tern_plugin_detach(plugin);
 	tern_relay_free(relay);
 	tern_policy_release(relay);
+	serve_manage_free(manage);
 	tern_config_free(&cfg);
 	if (rc) {
 		cli_error("relay: %s", tern_strerror(rc));
@@ -236,7 +244,8 @@ const cli_command cmd_serve = {
 	"Usage: tern serve [--config FILE] [--bind ADDR] [--port N] [--db DIR]\n"
 	"\n"
 	"Runs the Nostr relay: WebSocket (NIP-01, 42, 45, 70), NIP-11 relay\n"
-	"information and a small HTML page over HTTP. Settings come from the\n"
+	"information, a small HTML page and, with management.admins set, the\n"
+	"NIP-86 management API over HTTP. Settings come from the\n"
 	"defaults, then FILE, then the flags (docs/CONFIG.md lists every\n"
 	"setting; tern.conf is a commented sample).\n"
 	"\n"

@@ -68,6 +68,9 @@ extern "C" {
  * relay.policies.allowed_kinds, ...) may list. */
 #define TERN_CONFIG_MAX_KINDS 1024
 
+/* The most pubkeys management.admins may list. */
+#define TERN_CONFIG_MAX_ADMINS 1024
+
 /* NIP-11 relay information (relay.info). Empty strings are left out. */
 typedef struct tern_config_info {
 	const char *name;             /* "tern" */
@@ -207,8 +210,18 @@ typedef struct tern_config_relay {
 	tern_config_plugin plugin;
 } tern_config_relay;
 
+/* management: the NIP-86 management API of `tern serve` (the library
+ * itself only serves the API a program sets with tern_relay_set_manage(),
+ * tern/manage.h). */
+typedef struct tern_config_management {
+	const uint8_t (*admins)[32]; /* pubkeys that may call it; none: the
+					API is off (NULL, 0) */
+	size_t nadmins;
+} tern_config_management;
+
 typedef struct tern_config {
 	tern_config_relay relay;
+	tern_config_management management;
 	/* store: dir, map_size, batch_max, queue_max, purge_interval and
 	   no_sync come from the file; read_only is never set by it. Pass
 	   &cfg.store to tern_store_open(). */

@@ -34,6 +34,7 @@
 #include <tern/config.h>
 #include <tern/error.h>
 
+#include "config/management.h"
 #include "config/prescan.h"
 #include "core/utf8.h"
 
@@ -49,7 +50,7 @@ struct tern__config_owned {
  * of those letters (const char * at off). */
 enum kind {
 	K_GROUP, K_U16, K_U32, K_U64, K_BOOL, K_STR, K_LEVEL, K_KINDS,
-	K_LETTERS
+	K_LETTERS, K_PUBKEYS /* 32-byte keys at off, count at noff */
 };
 
 /* Extra checks on string values (all must also be valid UTF-8). */
@@ -233,6 +234,10 @@ static const struct setting settings[] = {
 	INT("store.purge_interval", K_U32, store.purge_interval, 0, 604800,
 	    false),
 	BOOL("store.no_sync", store.no_sync, false),
+
+	GROUP("management"),
+	{ "management.admins", K_PUBKEYS, C_NONE, false, OFF(management.admins),
+	  0, TERN_CONFIG_MAX_ADMINS, OFF(management.nadmins) },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -403,7 +408,7 @@ static bool referenced(const tern_config *c, const void *p)
 		const struct setting *s = &settings[i];
 
 		if ((s->kind == K_STR || s->kind == K_LETTERS ||
-		     s->kind == K_KINDS) &&
+		     s->kind == K_KINDS || s->kind == K_PUBKEYS) &&
 		    *(const void *const *)field(c, s) == p)
 			return true;
 	}
@@ -927,6 +932,24 @@ static int load_value(struct ld *l, const struct setting *s,
 		return load_kinds(l, s, v, line);
 	case K_LETTERS:
 		return load_letters(l, s, v, line);
+	case K_PUBKEYS: {
+		int n = config_setting_length(v);
+		uint8_t (*k)[32] = n > 0 ? own(&l->fresh, (size_t)n * 32) : NULL;
+		char msg[160];
+		long m;
+
+		if (n > 0 && !k)
+			return fail(&l->err, l->name, 0, TERN_ENOMEM,
+				    "out of memory");
+		m = tern__config_admins(v, k, msg, sizeof msg);
+		if (m < 0)
+			return fail(&l->err, l->name, line, TERN_EINVAL,
+				    "%s%s%s", s->name, msg[0] == '[' ? "" : ": ",
+				    msg);
+		*(const uint8_t (**)[32])field(&l->tmp, s) = m ? k : NULL;
+		*(size_t *)((char *)&l->tmp + s->noff) = (size_t)m;
+		return 0;
+	}
 	default:
 		return TERN_EINVAL;
 	}
@@ -1116,6 +1139,14 @@ static bool same(const tern_config *a, const tern_config *b,
 
 		return n == m && (!n || !memcmp(x, y, n * sizeof(uint32_t)));
 	}
+	case K_PUBKEYS: {
+		size_t n = *(const size_t *)((const char *)a + s->noff);
+		const void *x = *(const void *const *)field(a, s);
+		const void *y = *(const void *const *)field(b, s);
+
+		return n == *(const size_t *)((const char *)b + s->noff) &&
+		       (!n || !memcmp(x, y, n * 32));
+	}
 	default:
 		return get_int(a, s) == get_int(b, s);
 	}
@@ -1158,6 +1189,10 @@ static void format_value(struct sbuf *b, const tern_config *c,
 		sb_add(b, "]");
 		break;
 	}
+	case K_PUBKEYS:
+		sb_add(b, "[%zu pubkeys]",
+		       *(const size_t *)((const char *)c + s->noff));
+		break;
 	case K_BOOL:
 		sb_add(b, "%s", get_int(c, s) ? "true" : "false");
 		break;

@@ -11,6 +11,7 @@
 #include "http/request.h"
 #include "relay/conn.h"
 #include "relay/io.h"
+#include "relay/manage.h"
 #include "relay/session.h"
 #include "relay/wire.h"
 #include "ws/handshake.h"
@@ -564,8 +565,8 @@ void tern__conn_tick(tern__conn *c, uint64_t now)
 /* ---- HTTP phase ------------------------------------------------------- */
 
 #define CORS "Access-Control-Allow-Origin: *\r\n" \
-	     "Access-Control-Allow-Headers: *\r\n" \
-	     "Access-Control-Allow-Methods: GET, OPTIONS\r\n"
+	     "Access-Control-Allow-Headers: Authorization, *\r\n" \
+	     "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
 
 static const char *status_text(int status)
 {
@@ -573,8 +574,11 @@ static const char *status_text(int status)
 	case 200: return "OK";
 	case 204: return "No Content";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 426: return "Upgrade Required";
 	case 429: return "Too Many Requests";
@@ -611,6 +615,12 @@ static void http_reply(tern__conn *c, int status, const char *ctype,
 	c->state = TERN__CONN_HTTP_END;
 	uv_read_stop((uv_stream_t *)&c->tcp);
 	tern__io_mark_dirty(c->io, c);
+}
+
+void tern__conn_http_reply(tern__conn *c, int status, const char *ctype,
+			   const void *body, size_t len, const char *extra)
+{
+	http_reply(c, status, ctype, body, len, extra, false);
 }
 
 static void http_error(tern__conn *c, int status, const char *reason,
@@ -676,6 +686,8 @@ static void landing_page(tern__conn *c, const tern__http_request *req,
 		fprintf(f, " %u", tern__settings_nips[i]);
 	if (s->lim.min_pow_difficulty)
 		fputs(" 13", f);
+	if (c->io->r->manage)
+		fputs(" 86", f);
 	fputs("</p>\n<p>Software: tern " TERN_VERSION "</p>\n"
 	      "</body></html>\n", f);
 	if (fclose(f) != 0) {
@@ -840,12 +852,17 @@ static void relay_info(tern__conn *c, bool head_only)
 	size_t len;
 	char *doc;
 
-	if (!tern__hooks_any(&c->io->r->hooks, TERN__H_RELAY_INFO)) {
+	if (!tern__hooks_any(&c->io->r->hooks, TERN__H_RELAY_INFO) &&
+	    !c->io->r->manage) {
 		http_reply(c, 200, "application/nostr+json", s->nip11,
 			   s->nip11_len, NULL, head_only);
 		return;
 	}
 	tern__settings_info(s, &info, nips, sizeof nips / sizeof nips[0]);
+	if (c->io->r->manage)
+		info.nsupported_nips = tern__settings_add_nip(
+			nips, info.nsupported_nips,
+			sizeof nips / sizeof nips[0], 86);
 	tern__run_relay_info(c->io->r, c, &info);
 	doc = tern__settings_nip11_info(s, &info, &len);
 	if (!doc) {
@@ -886,6 +903,10 @@ static void route(tern__conn *c, const tern__http_request *req,
 		http_reply(c, 204, NULL, NULL, 0, NULL, true);
 		return;
 	}
+	if (tern__manage_is_call(c, req)) {
+		tern__manage_serve(c, req, rest, nrest);
+		return;
+	}
 	if (req->method_id != TERN__HTTP_GET &&
 	    req->method_id != TERN__HTTP_HEAD) {
 		http_error(c, 405, "only GET and OPTIONS are served",
@@ -906,12 +927,14 @@ static void route(tern__conn *c, const tern__http_request *req,
 static void http_feed(tern__conn *c, const uint8_t *in, size_t len)
 {
 	tern__http_request *req;
-	size_t room = TERN__HTTP_DEFAULT_MAX_HEAD + 1 - c->head_len;
-	size_t take = len < room ? len : room;
+	size_t cap = c->head_cap ? c->head_cap
+				 : TERN__HTTP_DEFAULT_MAX_HEAD + 1;
+	size_t room = cap - c->head_len;
+	size_t take = len < room ? len : room, want;
 	int rc;
 
 	if (!c->head) {
-		c->head = malloc(TERN__HTTP_DEFAULT_MAX_HEAD + 1);
+		c->head = malloc(cap);
 		if (!c->head) {
 			tern__conn_abort(c);
 			return;
@@ -936,6 +959,24 @@ static void http_feed(tern__conn *c, const uint8_t *in, size_t len)
 	if (rc < 0) {
 		http_error(c, req->status, req->reason, NULL);
 		free(req);
+		return;
+	}
+	/* A request with a body (a NIP-86 call): head and body are kept
+	 * together in c->head, grown to hold both. */
+	want = tern__manage_body_len(c, req);
+	if (want && c->head_len + (len - take) < (size_t)rc + want) {
+		uint8_t *grown = c->head_cap ? c->head
+					     : realloc(c->head, (size_t)rc + want);
+
+		free(req);
+		if (!grown) {
+			tern__conn_abort(c);
+			return;
+		}
+		c->head = grown;
+		c->head_cap = (size_t)rc + want;
+		memcpy(c->head + c->head_len, in + take, len - take);
+		c->head_len += len - take;
 		return;
 	}
 	{
@@ -963,7 +1004,7 @@ static void http_feed(tern__conn *c, const uint8_t *in, size_t len)
 	free(req);
 	free(c->head);
 	c->head = NULL;
-	c->head_len = 0;
+	c->head_len = c->head_cap = 0;
 }
 
 /* ---- WebSocket phase -------------------------------------------------- */

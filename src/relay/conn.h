@@ -76,6 +76,9 @@ struct tern__conn {
 
 	uint8_t *head;            /* HTTP phase: request head so far */
 	size_t head_len;
+	size_t head_cap;          /* bytes of head when grown to hold a
+				     request body (manage.h); 0: the
+				     default head size */
 
 	tern__ws_parser wp;
 	tern__ws_buf wmsg;
@@ -140,6 +143,12 @@ void tern__conn_abort(tern__conn *c);
 
 /* Writes the queued output (the io's flush pass). */
 void tern__conn_flush(tern__conn *c);
+
+/* Queues a complete HTTP answer (CORS headers, Connection: close, then
+ * extra: more header lines, each ending in CRLF, or NULL) and closes once
+ * it is sent. HTTP phase only. */
+void tern__conn_http_reply(tern__conn *c, int status, const char *ctype,
+			   const void *body, size_t len, const char *extra);
 
 /* Keepalive and close deadlines; called once a second. */
 void tern__conn_tick(tern__conn *c, uint64_t now);

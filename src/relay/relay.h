@@ -58,6 +58,7 @@ struct tern_relay {
 				    own reference, updated by reloads) */
 	atomic_bool stop;
 	bool ran;
+	struct tern_manage *manage; /* NIP-86 API (manage.h); NULL: off */
 
 	atomic_uint_fast64_t n_conns, n_accepted, n_slow, n_events_in,
 		n_events_stored;

@@ -72,6 +72,20 @@ static size_t nips_of(const tern_config_limits *l, uint32_t *out, size_t cap)
 static char *render(const tern_relay_info *info, const tern_config_limits *l,
 		    size_t *len);
 
+size_t tern__settings_add_nip(uint32_t *nips, size_t n, size_t cap,
+			      uint32_t nip)
+{
+	size_t i = 0;
+
+	while (i < n && nips[i] < nip)
+		i++;
+	if ((i < n && nips[i] == nip) || n >= cap)
+		return n;
+	memmove(nips + i + 1, nips + i, (n - i) * sizeof *nips);
+	nips[i] = nip;
+	return n + 1;
+}
+
 char *tern__settings_nip11(const tern_config *cfg, size_t *len)
 {
 	const tern_config_info *ci = &cfg->relay.info;

@@ -44,6 +44,11 @@ typedef struct tern__settings {
 extern const unsigned tern__settings_nips[];
 extern const size_t tern__settings_nnips;
 
+/* Inserts nip into the sorted list nips[0..n) (capacity cap) unless it is
+ * there; returns the new count. */
+size_t tern__settings_add_nip(uint32_t *nips, size_t n, size_t cap,
+			      uint32_t nip);
+
 /* Builds a snapshot with one reference. Returns 0 or TERN_ENOMEM. */
 int tern__settings_new(tern__settings **out, const tern_config *cfg);
 tern__settings *tern__settings_ref(tern__settings *s);
