@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 /* The on-disk format this build reads and writes (docs/STORE_FORMAT.md). */
-#define TERN_STORE_FORMAT_VERSION 1
+#define TERN_STORE_FORMAT_VERSION 2
 
 typedef struct tern_store tern_store;
 

@@ -21,13 +21,10 @@ void tern__keys_hdr(uint8_t out[TERN__HDR_SIZE], const uint8_t id[32],
 }
 
 void tern__keys_suffix(uint8_t out[TERN__KEY_SUFFIX], uint64_t created_at,
-		       const uint8_t id[32], uint64_t serial)
+		       uint64_t serial)
 {
 	tern__be64_put(out, created_at);
-	/* Inverted so that a backward walk meets the lowest id first. */
-	for (int i = 0; i < 8; i++)
-		out[8 + i] = (uint8_t)~id[i];
-	tern__be64_put(out + 16, serial);
+	tern__be64_put(out + 8, serial);
 }
 
 size_t tern__keys_tag_prefix(uint8_t *out, char letter, tern_slice value,

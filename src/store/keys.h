@@ -1,12 +1,13 @@
 /*
  * Key and record encodings of the LMDB store (docs/STORE_FORMAT.md, format
- * version 1). Every integer is big-endian so that LMDB's default memcmp key
+ * version 2). Every integer is big-endian so that LMDB's default memcmp key
  * order is numeric order.
  *
- * Time-ordered index keys end in a 24-byte suffix
- *   created_at (8) | ~id[0..8] (8, bitwise inverted) | serial (8)
- * so that walking an index backwards yields the newest event first and, on
- * equal created_at, the lowest id first (NIP-01's tie rule).
+ * Time-ordered index keys end in a 16-byte suffix
+ *   created_at (8) | serial (8)
+ * so that walking an index backwards yields the newest event first, and
+ * events of the same second are appended in commit order (the query engine
+ * orders each second's events by id: NIP-01's tie rule).
  */
 #ifndef TERN_STORE_KEYS_H
 #define TERN_STORE_KEYS_H
@@ -17,7 +18,7 @@
 
 #include <tern/types.h>
 
-#define TERN__KEY_SUFFIX 24     /* created_at + ~id prefix + serial */
+#define TERN__KEY_SUFFIX 16     /* created_at + serial */
 #define TERN__KEY_ID 8          /* id bytes in an "id" key (DUPSORT) */
 #define TERN__KEY_TAG_MAX 182   /* tag value bytes kept in a tag key */
 #define TERN__KEY_TAG_TRUNC 183 /* length byte of a truncated tag value */
@@ -85,14 +86,20 @@ void tern__keys_hdr(uint8_t out[TERN__HDR_SIZE], const uint8_t id[32],
 		    const uint8_t pubkey[32], uint64_t created_at,
 		    uint64_t expiration, uint16_t kind);
 
-/* The 24-byte time-ordered suffix. */
+/* The 16-byte time-ordered suffix. */
 void tern__keys_suffix(uint8_t out[TERN__KEY_SUFFIX], uint64_t created_at,
-		       const uint8_t id[32], uint64_t serial);
+		       uint64_t serial);
+
+/* The created_at in the first 8 bytes of a suffix. */
+static inline uint64_t tern__keys_suffix_created_at(const uint8_t *suffix)
+{
+	return tern__be64_get(suffix);
+}
 
 /* The serial stored in the last 8 bytes of a suffix. */
 static inline uint64_t tern__keys_suffix_serial(const uint8_t *suffix)
 {
-	return tern__be64_get(suffix + 16);
+	return tern__be64_get(suffix + 8);
 }
 
 /*

@@ -5,10 +5,16 @@
  * author, kind, author+kind pair or tag value; one range over "ca" when
  * nothing narrower applies; an id list for "ids"). A range is walked
  * backwards from prefix+until to prefix+since, so it yields its events
- * newest first with ties by lowest id. The ranges of one filter are merged
- * by a max-heap on the 24-byte key suffix; the filters' streams are merged
- * by picking the greatest head among them, and an event several filters
- * (or several ranges of one filter) produce is emitted once.
+ * newest first (the key suffix is created_at | serial). The ranges of one
+ * filter are merged by a max-heap on the suffix.
+ *
+ * Ties (NIP-01: on equal created_at, lowest id first): a filter reads the
+ * matching events of one second at a time into its tie group, keeping the
+ * `remaining` lowest ids (a bounded max-heap when the filter has a limit),
+ * and yields them sorted by id. The filters' streams are merged by
+ * (created_at desc, id asc), and an event several filters (or several
+ * ranges of one filter) produce is emitted once. Counting needs no order:
+ * an unordered query (tern_store_count) streams the index order instead.
  *
  * Checks per candidate: the record header answers expiration, created_at,
  * kinds and authors without parsing; only tag conditions the index cannot
@@ -46,8 +52,10 @@ typedef struct range {
 	MDB_cursor *cur;
 } range;
 
+/* An event of an "ids" filter, or of a tie group. */
 typedef struct idref {
-	uint8_t sfx[TERN__KEY_SUFFIX];
+	uint64_t ca;
+	uint64_t serial;
 	uint8_t id[32];
 } idref;
 
@@ -68,11 +76,15 @@ typedef struct fstate {
 	idref *ids;
 	uint32_t nids, idpos;
 	bool ids_ready;
+	/* the tie group: events of one second, sorted by id (malloc'd) */
+	idref *grp;
+	size_t ngrp, grpcap, grppos;
 	/* the candidate found by peek() in call peek_gen */
 	bool peek_ok;
 	uint32_t peek_gen;
-	uint8_t peek_sfx[TERN__KEY_SUFFIX];
+	uint64_t peek_ca;
 	uint64_t peek_serial;
+	const uint8_t *peek_id;
 	MDB_val peek_val;
 } fstate;
 
@@ -86,6 +98,7 @@ struct tern_query {
 	uint64_t now;
 	MDB_txn *txn;
 	bool write;
+	bool unordered; /* any order will do (counting) */
 	bool finished;
 };
 
@@ -150,7 +163,7 @@ static range *range_init(tern_arena *a, fstate *F, uint32_t i,
 		memcpy(r->key, prefix, plen);
 	r->plen = (uint16_t)plen;
 	tern__be64_put(r->key + plen, F->f.until);
-	memset(r->key + plen + 8, 0xFF, 16);
+	memset(r->key + plen + 8, 0xFF, 8);
 	r->state = R_INIT;
 	return r;
 }
@@ -281,6 +294,7 @@ int tern__query_new(tern_query **out, tern_store *s, const tern_filter *fs,
 		return TERN_ENOMEM;
 	q->s = s;
 	q->n = n;
+	q->unordered = no_limits;
 	tern_arena_init(&q->mem, 0);
 	tern_arena_init(&q->scratch, 0);
 	if (n) {
@@ -310,10 +324,12 @@ void tern_query_end(tern_query *q)
 {
 	if (!q)
 		return;
-	for (size_t i = 0; i < q->n && q->fs; i++)
+	for (size_t i = 0; i < q->n && q->fs; i++) {
 		for (uint32_t j = 0; j < q->fs[i].nr; j++)
 			if (q->fs[i].r[j].cur)
 				mdb_cursor_close(q->fs[i].r[j].cur);
+		free(q->fs[i].grp);
+	}
 	tern_arena_free(&q->mem);
 	tern_arena_free(&q->scratch);
 	free(q);
@@ -415,13 +431,27 @@ static void heap_down(fstate *F, uint32_t i)
 	}
 }
 
-static int cmp_idref_desc(const void *a, const void *b)
+/* Result order: newest first, then lowest id (NIP-01). */
+static int cmp_idref(const void *a, const void *b)
 {
-	return memcmp(((const idref *)b)->sfx, ((const idref *)a)->sfx,
-		      TERN__KEY_SUFFIX);
+	const idref *x = a, *y = b;
+
+	if (x->ca != y->ca)
+		return x->ca > y->ca ? -1 : 1;
+	return memcmp(x->id, y->id, 32);
 }
 
-/* Resolves the filter's ids to (suffix, id) pairs, newest first. */
+/* Index order: newest first, then last committed (unordered queries). */
+static int cmp_idref_serial(const void *a, const void *b)
+{
+	const idref *x = a, *y = b;
+
+	if (x->ca != y->ca)
+		return x->ca > y->ca ? -1 : 1;
+	return x->serial == y->serial ? 0 : x->serial > y->serial ? -1 : 1;
+}
+
+/* Resolves the filter's ids to stored events, in the query's order. */
 static int resolve_ids(tern_query *q, fstate *F)
 {
 	const tern_filter *f = &F->f;
@@ -444,11 +474,13 @@ static int resolve_ids(tern_query *q, fstate *F)
 		ca = tern__hdr_created_at(v.mv_data);
 		if (ca < f->since || ca > f->until)
 			continue;
-		tern__keys_suffix(F->ids[F->nids].sfx, ca, f->ids[i], serial);
+		F->ids[F->nids].ca = ca;
+		F->ids[F->nids].serial = serial;
 		memcpy(F->ids[F->nids].id, f->ids[i], 32);
 		F->nids++;
 	}
-	qsort(F->ids, F->nids, sizeof *F->ids, cmp_idref_desc);
+	qsort(F->ids, F->nids, sizeof *F->ids,
+	      q->unordered ? cmp_idref_serial : cmp_idref);
 	F->ids_ready = true;
 	return 0;
 }
@@ -478,32 +510,18 @@ static int filter_attach(tern_query *q, fstate *F)
 	return 0;
 }
 
-/* The filter's next index entry: its suffix and, for ids, the id. */
-static bool filter_top(fstate *F, const uint8_t **sfx, const uint8_t **id)
+/* The suffix of the filter's next index entry (ranges), or NULL. */
+static const uint8_t *filter_top(const fstate *F)
 {
-	if (F->plan == PLAN_IDS) {
-		if (F->idpos >= F->nids)
-			return false;
-		*sfx = F->ids[F->idpos].sfx;
-		*id = F->ids[F->idpos].id;
-		return true;
-	}
-	if (!F->nheap)
-		return false;
-	*sfx = range_sfx(&F->r[F->heap[0]]);
-	*id = NULL;
-	return true;
+	return F->nheap ? range_sfx(&F->r[F->heap[0]]) : NULL;
 }
 
+/* Moves past the filter's next index entry (ranges). */
 static int filter_advance(fstate *F)
 {
 	range *r;
 	int rc;
 
-	if (F->plan == PLAN_IDS) {
-		F->idpos++;
-		return 0;
-	}
 	r = &F->r[F->heap[0]];
 	if ((rc = range_next(F, r)))
 		return tern__store_err(rc);
@@ -547,60 +565,241 @@ static bool candidate_ok(tern_query *q, fstate *F, const MDB_val *rec,
 	return tern_filter_match(&F->f, &ev);
 }
 
+static void peek_set(tern_query *q, fstate *F, uint64_t ca,
+		     uint64_t serial, const MDB_val *v)
+{
+	F->peek_ca = ca;
+	F->peek_serial = serial;
+	F->peek_val = *v;
+	F->peek_id = tern__hdr_id(v->mv_data);
+	F->peek_gen = q->gen;
+	F->peek_ok = true;
+}
+
+/* Reads the record of serial: 1 with *v set, 0 when it is gone (deleted
+ * since the query started), or a negative error. */
+static int record(tern_query *q, uint64_t serial, MDB_val *v)
+{
+	int rc = tern__records_get(q->s, q->txn, serial, v);
+
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc ? tern__store_err(rc) : 1;
+}
+
+/* An "ids" filter's next result. */
+static int ids_peek(tern_query *q, fstate *F)
+{
+	for (; F->idpos < F->nids; F->idpos++) {
+		const idref *e = &F->ids[F->idpos];
+		MDB_val v;
+		int rc;
+
+		if (F->idpos && F->ids[F->idpos - 1].serial == e->serial)
+			continue; /* the same id twice in the filter */
+		if ((rc = record(q, e->serial, &v)) < 0)
+			return rc;
+		if (rc && candidate_ok(q, F, &v, e->id)) {
+			peek_set(q, F, e->ca, e->serial, &v);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* An unordered filter's next result, in index order. The range stays on
+ * it until it is consumed. */
+static int stream_peek(tern_query *q, fstate *F)
+{
+	const uint8_t *sfx;
+
+	while ((sfx = filter_top(F))) {
+		uint64_t serial = tern__keys_suffix_serial(sfx);
+		MDB_val v;
+		int rc;
+
+		if (!F->has_last || serial != F->last) {
+			if ((rc = record(q, serial, &v)) < 0)
+				return rc;
+			if (rc && candidate_ok(q, F, &v, NULL)) {
+				peek_set(q, F, tern__keys_suffix_created_at(sfx),
+					 serial, &v);
+				return 1;
+			}
+			/* refused: another range may bring it again */
+			F->has_last = true;
+			F->last = serial;
+		}
+		if ((rc = filter_advance(F)))
+			return rc;
+	}
+	return 0;
+}
+
+static void grp_swap(idref *a, idref *b)
+{
+	idref t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Restores the max-heap (by id) of the tie group below i. */
+static void grp_down(fstate *F, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < F->ngrp && memcmp(F->grp[l].id, F->grp[m].id, 32) > 0)
+			m = l;
+		if (r < F->ngrp && memcmp(F->grp[r].id, F->grp[m].id, 32) > 0)
+			m = r;
+		if (m == i)
+			return;
+		grp_swap(&F->grp[i], &F->grp[m]);
+		i = m;
+	}
+}
+
+/* Adds an event to the tie group, which keeps the `remaining` lowest ids
+ * (a max-heap by id once it holds that many). */
+static int grp_add(fstate *F, uint64_t ca, uint64_t serial,
+		   const uint8_t id[32])
+{
+	idref e = { .ca = ca, .serial = serial };
+
+	memcpy(e.id, id, 32);
+	if (F->ngrp == F->remaining) {
+		if (memcmp(id, F->grp[0].id, 32) >= 0)
+			return 0;
+		F->grp[0] = e;
+		grp_down(F, 0);
+		return 0;
+	}
+	if (F->ngrp == F->grpcap) {
+		size_t cap = F->grpcap ? F->grpcap * 2 : 16;
+		idref *g = realloc(F->grp, cap * sizeof *g);
+
+		if (!g)
+			return TERN_ENOMEM;
+		F->grp = g;
+		F->grpcap = cap;
+	}
+	F->grp[F->ngrp++] = e;
+	if (F->ngrp == F->remaining)
+		for (size_t i = F->ngrp / 2; i-- > 0;)
+			grp_down(F, i);
+	return 0;
+}
+
+/* Reads the matching events of the next second of F's ranges into its tie
+ * group, sorted by id. Returns 1 (the group may be empty), 0 when the
+ * ranges are done, or a negative error. */
+static int grp_fill(tern_query *q, fstate *F)
+{
+	const uint8_t *sfx = filter_top(F);
+	uint64_t ca;
+	int rc;
+
+	F->ngrp = F->grppos = 0;
+	if (!sfx)
+		return 0;
+	ca = tern__keys_suffix_created_at(sfx);
+	do {
+		uint64_t serial = tern__keys_suffix_serial(sfx);
+		MDB_val v;
+
+		/* The same event through several ranges comes in a row. */
+		if (!F->has_last || serial != F->last) {
+			F->has_last = true;
+			F->last = serial;
+			if ((rc = record(q, serial, &v)) < 0)
+				return rc;
+			if (rc && candidate_ok(q, F, &v, NULL) &&
+			    (rc = grp_add(F, ca, serial, tern__hdr_id(v.mv_data))))
+				return rc;
+		}
+		if ((rc = filter_advance(F)))
+			return rc;
+	} while ((sfx = filter_top(F)) && tern__keys_suffix_created_at(sfx) == ca);
+	if (F->ngrp > 1)
+		qsort(F->grp, F->ngrp, sizeof *F->grp, cmp_idref);
+	return 1;
+}
+
+/* An ordered filter's next result, from its tie group. The group outlives
+ * the call (its events are read again by serial in the next one). */
+static int grp_peek(tern_query *q, fstate *F)
+{
+	for (;;) {
+		for (; F->grppos < F->ngrp; F->grppos++) {
+			const idref *e = &F->grp[F->grppos];
+			MDB_val v;
+			int rc = record(q, e->serial, &v);
+
+			if (rc < 0)
+				return rc;
+			if (rc) {
+				peek_set(q, F, e->ca, e->serial, &v);
+				return 1;
+			}
+		}
+		int rc = grp_fill(q, F);
+
+		if (rc <= 0)
+			return rc;
+	}
+}
+
 /* Finds F's next result in this call. Returns 1 (F->peek_* set), 0 when F
  * has no more, or a negative error. */
 static int filter_peek(tern_query *q, fstate *F)
 {
-	const uint8_t *sfx, *id;
-	uint64_t serial;
-	MDB_val v;
 	int rc;
 
 	if (F->done)
 		return 0;
 	if (F->peek_ok && F->peek_gen == q->gen)
 		return 1;
-	for (;;) {
-		if (!filter_top(F, &sfx, &id)) {
-			F->done = true;
-			return 0;
-		}
-		serial = tern__keys_suffix_serial(sfx);
-		if (F->has_last && serial == F->last) {
-			/* the same event through another range */
-			if ((rc = filter_advance(F)))
-				return rc;
-			continue;
-		}
-		rc = tern__records_get(q->s, q->txn, serial, &v);
-		if (rc && rc != MDB_NOTFOUND)
-			return tern__store_err(rc);
-		if (rc || !candidate_ok(q, F, &v, id)) {
-			F->has_last = true;
-			F->last = serial;
-			if ((rc = filter_advance(F)))
-				return rc;
-			continue;
-		}
-		memcpy(F->peek_sfx, sfx, TERN__KEY_SUFFIX);
-		F->peek_serial = serial;
-		F->peek_val = v;
-		F->peek_gen = q->gen;
-		F->peek_ok = true;
-		return 1;
-	}
+	if (F->plan == PLAN_IDS)
+		rc = ids_peek(q, F);
+	else if (q->unordered)
+		rc = stream_peek(q, F);
+	else
+		rc = grp_peek(q, F);
+	if (rc == 0)
+		F->done = true;
+	return rc;
 }
 
-static int filter_consume(fstate *F)
+static int filter_consume(tern_query *q, fstate *F)
 {
 	F->peek_ok = false;
-	F->has_last = true;
-	F->last = F->peek_serial;
 	if (--F->remaining == 0) {
 		F->done = true;
 		return 0;
 	}
+	if (F->plan == PLAN_IDS) {
+		F->idpos++;
+		return 0;
+	}
+	if (!q->unordered) {
+		F->grppos++;
+		return 0;
+	}
+	F->has_last = true;
+	F->last = F->peek_serial;
 	return filter_advance(F);
+}
+
+/* Does a's result come before b's? */
+static bool peek_before(const tern_query *q, const fstate *a, const fstate *b)
+{
+	if (a->peek_ca != b->peek_ca)
+		return a->peek_ca > b->peek_ca;
+	if (q->unordered)
+		return a->peek_serial > b->peek_serial;
+	return memcmp(a->peek_id, b->peek_id, 32) < 0;
 }
 
 static int slice_begin(tern_query *q, MDB_txn *txn, bool write)
@@ -656,8 +855,7 @@ int tern__query_slice(tern_query *q, MDB_txn *txn, bool write,
 
 			if ((rc = filter_peek(q, F)) < 0)
 				goto out;
-			if (rc && (!best || memcmp(F->peek_sfx, best->peek_sfx,
-						   TERN__KEY_SUFFIX) > 0))
+			if (rc && (!best || peek_before(q, F, best)))
 				best = F;
 		}
 		if (!best) {
@@ -680,7 +878,7 @@ int tern__query_slice(tern_query *q, MDB_txn *txn, bool write,
 
 			if (F->peek_ok && F->peek_gen == q->gen &&
 			    F->peek_serial == serial &&
-			    (rc = filter_consume(F)) < 0)
+			    (rc = filter_consume(q, F)) < 0)
 				goto out;
 		}
 		if (!more) {

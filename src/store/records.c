@@ -46,7 +46,7 @@ static int index_op(tern_store *s, MDB_txn *txn, tern__ixbatch *b, int db,
 	memcpy(copy, key, n);
 	op = &b->ops[b->n++];
 	/* The index in the top 4 bits, then the key's first 60 bits (every
-	 * key is at least 24 bytes long). */
+	 * key is at least 16 bytes long). */
 	op->sortkey = (uint64_t)db << 60 | tern__be64_get(key) >> 4;
 	op->key = copy;
 	op->owner = b->owner;
@@ -64,7 +64,7 @@ static int for_each_index(tern_store *s, MDB_txn *txn, const tern_event *ev,
 	size_t n;
 	int rc;
 
-	tern__keys_suffix(sfx, ev->created_at, ev->id, serial);
+	tern__keys_suffix(sfx, ev->created_at, serial);
 
 	if ((rc = index_op(s, txn, b, TERN__DB_CA, sfx, sizeof sfx, del)))
 		return rc;

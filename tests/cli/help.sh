@@ -36,7 +36,7 @@ expect_grep "--json" "$OUT" "stats --help documents --json"
 
 run version
 expect_rc 0 "version"
-expect_grep '^tern [0-9]+\.[0-9]+\.[0-9]+ \(store format 1\)$' "$OUT" "version output"
+expect_grep '^tern [0-9]+\.[0-9]+\.[0-9]+ \(store format 2\)$' "$OUT" "version output"
 cp "$OUT" "$TMP_DIR/v"
 run --version
 expect_rc 0 "--version"

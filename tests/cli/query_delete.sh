@@ -73,7 +73,7 @@ expect_file_eq "$OUT" "deleted 1 event" "delete one"
 # stats.
 run stats --db "$db"
 expect_rc 0 "stats"
-expect_grep "^format_version: +1$" "$OUT" "stats format version"
+expect_grep "^format_version: +2$" "$OUT" "stats format version"
 expect_grep "^events: +$((total - 1))$" "$OUT" "stats events"
 expect_grep "^store: +$db$" "$OUT" "stats store"
 expect_grep "^oldest: +[0-9]+ \([0-9]{4}-[0-9]{2}-[0-9]{2}T" "$OUT" "stats oldest"
@@ -82,7 +82,7 @@ run stats --db "$db" --json
 expect_rc 0 "stats --json"
 node -e '
 const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-if (s.events !== Number(process.argv[2]) || s.format_version !== 1) process.exit(1);
+if (s.events !== Number(process.argv[2]) || s.format_version !== 2) process.exit(1);
 ' "$OUT" "$((total - 1))" || fail "stats --json: $(cat "$OUT")"
 
 # An empty store.

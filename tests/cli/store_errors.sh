@@ -49,7 +49,7 @@ expect_rc 1 "stats on an empty data file"
 
 # A store of another format version is refused and left untouched.
 printf '' | "$TERN" import --db "$TMP_DIR/v9" 2>/dev/null || fail "import of nothing (v9)"
-perl -0777 -pi -e 's/version\x00\x00\x00\x01/version\x00\x00\x00\x09/g' "$TMP_DIR/v9/data.mdb"
+perl -0777 -pi -e 's/version\x00\x00\x00\x02/version\x00\x00\x00\x09/g' "$TMP_DIR/v9/data.mdb"
 cp "$TMP_DIR/v9/data.mdb" "$TMP_DIR/v9.copy"
 for args in "stats" "count {}" "export"; do
 	# shellcheck disable=SC2086

@@ -677,7 +677,7 @@ Test(store, reopen_keeps_everything)
 	cr_assert_eq(r.status, TERN_WRITE_STORED);
 	cr_assert_eq(r.serial, 7); /* serials continue, never reused */
 	tern_store_stats_get(st_s, &st);
-	cr_assert_eq(st.format_version, 1);
+	cr_assert_eq(st.format_version, TERN_STORE_FORMAT_VERSION);
 	cr_assert_eq(st.events, 6);
 	cr_assert_eq(st.next_serial, 8);
 	cr_assert_eq(st.tombstones, 1);
@@ -1155,6 +1155,69 @@ Test(store, order_newest_first_ties_lowest_id)
 	st_query("{\"ids\":[\"0000000000000009000000000000000000000000000000000000000000000000\"]}", 0);
 	cr_assert_eq(st_got_n, 1);
 	cr_assert_eq(st_got_serial[0], 3);
+}
+
+/* Many events of one second, committed in no particular id order: the
+ * tie rule still gives the lowest ids first, with limits, several filters,
+ * sliced reads and deletions between slices. */
+Test(store, ties_in_one_second)
+{
+	uint64_t want[12], removed;
+	tern_query *q;
+	tern_filter *fs;
+	size_t n;
+	int rc;
+
+	st_open(NULL);
+	st_put_ev(1000, 1, 101, 1, "[]", "");
+	st_put_ev(2000, 1, 99, 1, "[]", "");
+	/* ids 1..200 at created_at 100, in a scattered order */
+	for (uint64_t i = 0; i < 200; i++)
+		st_put_ev(1 + (i * 77) % 200, (uint8_t)(1 + i % 3), 100,
+			  i % 2 ? 1 : 7, "[]", "");
+	want[0] = 1000;
+	for (int i = 1; i < 10; i++)
+		want[i] = (uint64_t)i;
+	st_query_expect("{\"limit\":10}", want, 10);
+	st_query_expect("{\"since\":100,\"until\":100,\"limit\":3}",
+			(uint64_t[]){ 1, 2, 3 }, 3);
+	/* kind 1 holds the ids i with (1 + i * 77 % 200) for odd i */
+	st_query("{\"kinds\":[1],\"until\":100,\"limit\":4}", 0);
+	cr_assert_eq(st_got_n, 4);
+	for (size_t i = 1; i < st_got_n; i++)
+		cr_assert_lt(st_got_id[i - 1], st_got_id[i]);
+	/* several filters: merged by (created_at, id), each event once
+	 * (1000 is kind 1: the second filter's first result) */
+	st_query_expect("[{\"kinds\":[7],\"limit\":2},{\"kinds\":[1],"
+			"\"limit\":2},{\"limit\":3}]",
+			(uint64_t[]){ 1000, 1, 2, 3 }, 4);
+	st_query_expect("[{\"kinds\":[7],\"limit\":2},{\"kinds\":[1],"
+			"\"until\":100,\"limit\":2}]",
+			(uint64_t[]){ 1, 2, 3, 4 }, 4);
+	cr_assert_eq(st_count("{\"since\":100,\"until\":100}"), 200);
+
+	/* read one row per slice; delete ids 3 and 150 in between */
+	fs = st_filters("{\"until\":100}", &n);
+	cr_assert_eq(tern_query_begin(&q, st_s, fs, n, 0), 0);
+	st_got_clear();
+	cr_assert_eq(tern_query_next(q, 2, st_collect, NULL), 1);
+	fs = st_filters("{\"ids\":[\"0000000000000003000000000000000000000000"
+			"000000000000000000000000\",\"0000000000000096000000000000"
+			"000000000000000000000000000000000000\"]}", &n);
+	cr_assert_eq(tern_store_delete(st_s, fs, n, false, &removed), 0);
+	cr_assert_eq(removed, 2);
+	while ((rc = tern_query_next(q, 1, st_collect, NULL)) > 0)
+		;
+	cr_assert_eq(rc, 0);
+	tern_query_end(q);
+	cr_assert_eq(st_got_n, 199);
+	cr_assert_eq(st_got_id[0], 1);
+	cr_assert_eq(st_got_id[1], 2);
+	cr_assert_eq(st_got_id[2], 4);
+	cr_assert_eq(st_got_id[197], 200);
+	cr_assert_eq(st_got_id[198], 2000);
+	for (size_t i = 1; i < 198; i++)
+		cr_assert_lt(st_got_id[i - 1], st_got_id[i]);
 }
 
 Test(store, several_filters_or_dedupe)
