@@ -529,6 +529,7 @@ void tern__conn_close(tern__conn *c, unsigned code, const char *reason)
 void tern__conn_tick(tern__conn *c, uint64_t now)
 {
 	tern__settings *s = S(c);
+	uint64_t quiet;
 
 	switch (c->state) {
 	case TERN__CONN_HTTP:
@@ -555,8 +556,10 @@ void tern__conn_tick(tern__conn *c, uint64_t now)
 		tern__conn_abort(c);
 		return;
 	}
-	if (now - c->last_rx >= (uint64_t)s->ping_interval * 1000 &&
-	    now - c->last_ping >= (uint64_t)s->ping_interval * 1000) {
+	/* Quiet for ping_interval to the nearest tick: a pong received just
+	 * after the previous tick must not push the next ping a tick late. */
+	quiet = (uint64_t)s->ping_interval * 1000 - TERN__IO_TICK_MS / 2;
+	if (now - c->last_rx >= quiet && now - c->last_ping >= quiet) {
 		c->last_ping = now;
 		send_control(c, TERN__WS_OP_PING, (const uint8_t *)"tern", 4);
 	}

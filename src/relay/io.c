@@ -535,7 +535,7 @@ void tern__io_run(tern__io *io)
 	pthread_mutex_lock(&io->mu);
 	io->running = true;
 	pthread_mutex_unlock(&io->mu);
-	uv_timer_start(&io->tick, on_tick, 1000, 1000);
+	uv_timer_start(&io->tick, on_tick, TERN__IO_TICK_MS, TERN__IO_TICK_MS);
 	/* A stop requested before the loop started. */
 	if (atomic_load(&io->r->stop))
 		tern__io_wake(io);

@@ -40,6 +40,9 @@ typedef enum tern__io_msg_kind {
 			      live filters to (inject.h) */
 } tern__io_msg_kind;
 
+/* Period of each I/O thread's tick (tern__conn_tick()), in ms. */
+#define TERN__IO_TICK_MS 1000
+
 typedef struct tern__io_msg {
 	tern__io_msg_kind kind;
 	uint32_t rel;
