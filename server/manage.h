@@ -1,7 +1,7 @@
 /*
  * tern serve's NIP-86 management API (manage.c): the methods of
- * tern/manage.h implemented over a small state file, and the hooks that
- * enforce that state.
+ * tern/manage.h implemented over a small state file (manage_state.h), and
+ * the hooks that enforce that state.
  *
  * Enabled by management.admins (docs/CONFIG.md): only those pubkeys may
  * call. The state (banned and allowed pubkeys, banned events, allowed and
