@@ -289,7 +289,9 @@ int tern_on_overwrite_relay_information(tern_relay *r, const void *owner,
 					void *ud);
 
 /* Removes every hook (of every list) registered under owner (see the
- * rules above for when its last call may still happen). Thread-safe. */
+ * rules above for when its last call may still happen), and the owner's
+ * reject-api-call hooks of r's management API when one is set
+ * (tern_relay_set_manage(), tern_manage_remove_owner()). Thread-safe. */
 void tern_hooks_remove_owner(tern_relay *r, const void *owner);
 
 #ifdef __cplusplus

@@ -218,8 +218,9 @@ int tern_manage_new(tern_manage **out, const tern_manage_ops *ops, void *ud);
 int tern_manage_on_reject_api_call(tern_manage *m, const void *owner,
 				   tern_reject_api_call_fn fn, void *ud);
 
-/* Removes every reject-api-call hook of owner (tern_hooks_remove_owner()
- * does not cover these). Thread-safe. */
+/* Removes every reject-api-call hook of owner. tern_hooks_remove_owner()
+ * also does this for the management API set on its relay. m may be NULL.
+ * Thread-safe. */
 void tern_manage_remove_owner(tern_manage *m, const void *owner);
 
 /*

@@ -4,6 +4,7 @@
 
 #include <tern/error.h>
 #include <tern/hooks.h>
+#include <tern/manage.h>
 
 #include "relay/hooks.h"
 #include "relay/relay.h"
@@ -309,4 +310,6 @@ int tern_on_overwrite_relay_information(tern_relay *r, const void *owner,
 void tern_hooks_remove_owner(tern_relay *r, const void *owner)
 {
 	tern__hooks_remove_owner(&r->hooks, owner);
+	/* NULL-safe: no management API, nothing more to remove. */
+	tern_manage_remove_owner(r->manage, owner);
 }

@@ -1,7 +1,8 @@
 /*
  * NIP-86 management API (src/relay/manage.c, src/proto/rpc.c,
- * src/nostr/nip98.c): the request parser, the NIP-98 check, the dispatch
- * of calls (tern__manage_run) and the HTTP path of a relay in process.
+ * src/nostr/nip98.c, src/core/base64.c): the request parser, the NIP-98
+ * check, the dispatch of calls (tern__manage_run) and the HTTP path of a
+ * relay in process.
  */
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -13,9 +14,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <secp256k1.h>
-#include <secp256k1_extrakeys.h>
-#include <secp256k1_schnorrsig.h>
 
 #include <tern/config.h>
 #include <tern/error.h>
@@ -26,69 +24,20 @@
 #include <tern/relay.h>
 
 #include "relay_client.h"
+#include "signer.h"
 
+#include "core/base64.h"
 #include "nostr/nip98.h"
 #include "proto/rpc.h"
 #include "relay/manage.h"
 
 /* ---- signing ---------------------------------------------------------- */
 
-static secp256k1_context *sctx;
-
-static void pubkey_of(uint8_t seed, char out[65])
-{
-	uint8_t sk[32], pk[32];
-	secp256k1_keypair kp;
-	secp256k1_xonly_pubkey xpk;
-
-	if (!sctx)
-		sctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-	memset(sk, seed, sizeof sk);
-	cr_assert(secp256k1_keypair_create(sctx, &kp, sk));
-	cr_assert(secp256k1_keypair_xonly_pub(sctx, &xpk, NULL, &kp));
-	secp256k1_xonly_pubkey_serialize(sctx, pk, &xpk);
-	tern_hex_encode(out, pk, 32);
-	out[64] = 0;
-}
-
 /* A signed event of seed's key (tags: JSON). bad_sig flips a bit. */
 static char *sign_event(uint8_t seed, unsigned kind, long long created_at,
 			const char *tags, bool bad_sig)
 {
-	const char *fmt = "{\"id\":\"%s\",\"pubkey\":\"%s\",\"created_at\":%lld,"
-			  "\"kind\":%u,\"tags\":%s,\"content\":\"\","
-			  "\"sig\":\"%s\"}";
-	char zeros[129], pkhex[65], idhex[65], sighex[129], *s;
-	uint8_t sk[32], id[32], sig[64], aux[32] = { 0 };
-	secp256k1_keypair kp;
-	tern_event ev;
-	tern_arena a;
-
-	pubkey_of(seed, pkhex);
-	memset(sk, seed, sizeof sk);
-	cr_assert(secp256k1_keypair_create(sctx, &kp, sk));
-	memset(zeros, '0', 128);
-	zeros[128] = 0;
-	memcpy(sighex, zeros, sizeof sighex);
-	zeros[64] = 0;
-	cr_assert(asprintf(&s, fmt, zeros, pkhex, created_at, kind, tags,
-			   sighex) > 0);
-	tern_arena_init(&a, 0);
-	cr_assert_eq(tern_event_parse(&ev, (const uint8_t *)s, strlen(s), NULL,
-				      &a, NULL), 0, "%s", s);
-	tern_event_compute_id(&ev, id);
-	tern_arena_free(&a);
-	free(s);
-	cr_assert(secp256k1_schnorrsig_sign32(sctx, sig, id, &kp, aux));
-	if (bad_sig)
-		sig[10] ^= 1;
-	tern_hex_encode(idhex, id, 32);
-	idhex[64] = 0;
-	tern_hex_encode(sighex, sig, 64);
-	sighex[128] = 0;
-	cr_assert(asprintf(&s, fmt, idhex, pkhex, created_at, kind, tags,
-			   sighex) > 0);
-	return s;
+	return signer_event(seed, kind, tags, "", created_at, bad_sig);
 }
 
 static void sha_hex(const char *body, char out[65])
@@ -290,7 +239,7 @@ Test(manage_nip98, accepts_a_good_authorization)
 	cr_assert_eq(check_auth(h, body, pk, &why), 0, "%s", why.msg);
 	tern_hex_encode(hex, pk, 32);
 	hex[64] = 0;
-	pubkey_of(0x21, want);
+	signer_pubkey(0x21, want);
 	cr_assert_str_eq(hex, want);
 	free(h);
 	/* the http(s) form of the URL, with a trailing slash */
@@ -466,7 +415,7 @@ static tern_verdict admins_only(void *ud, const tern_manage_call *call,
 	(void)ud;
 	tern_hex_encode(hex, call->caller, 32);
 	hex[64] = 0;
-	pubkey_of(0x21, want);
+	signer_pubkey(0x21, want);
 	if (strcmp(hex, want) == 0)
 		return TERN_PASS;
 	tern_reason_set(why, TERN_PREFIX_RESTRICTED, "not an admin");
@@ -514,7 +463,7 @@ Test(manage_run, dispatches_each_kind_of_method)
 	char pk[65], answer[256];
 
 	cr_assert_eq(tern_manage_new(&m, &test_ops, &st), 0);
-	pubkey_of(0x33, pk);
+	signer_pubkey(0x33, pk);
 	expect(m, "{\"method\":\"supportedmethods\",\"params\":[]}", 200,
 	       "{\"result\":[\"banpubkey\",\"listbannedpubkeys\",\"banevent\","
 	       "\"changerelayname\",\"allowkind\",\"listallowedkinds\","
@@ -654,6 +603,48 @@ Test(manage_run, reject_api_call_hooks)
 			 &(auth_opts){ .seed = 0x44 }, &out), 200);
 	free(out);
 	tern_manage_free(m);
+}
+
+/* tern_hooks_remove_owner() removes the owner's reject-api-call hooks of
+ * the relay's management API too, and only that owner's. */
+Test(manage_run, hooks_remove_owner_covers_the_api)
+{
+	static const char owner[] = "t", other[] = "other";
+	char dir[] = "/tmp/tern-manage-XXXXXX", err[256], cmd[64], *out;
+	tern_config cfg;
+	tern_relay *r;
+	tern_manage *m;
+
+	cr_assert_not_null(mkdtemp(dir));
+	tern_config_defaults(&cfg);
+	cfg.relay.port = free_port();
+	cfg.relay.log_level = TERN_LOG_ERROR;
+	cfg.store.dir = dir;
+	cfg.store.no_sync = true;
+	cr_assert_eq(tern_relay_new(&r, &cfg, err, sizeof err), 0, "%s", err);
+	tern_config_free(&cfg);
+	/* without a management API there is nothing more to remove */
+	tern_hooks_remove_owner(r, owner);
+	cr_assert_eq(tern_manage_new(&m, &test_ops, &st), 0);
+	cr_assert_eq(tern_manage_on_reject_api_call(m, owner, admins_only,
+						    NULL), 0);
+	cr_assert_eq(tern_relay_set_manage(r, m), 0);
+	cr_assert_eq(run(m, "{\"method\":\"listblockedips\"}",
+			 &(auth_opts){ .seed = 0x44 }, &out), 401);
+	free(out);
+	tern_hooks_remove_owner(r, other);
+	cr_assert_eq(run(m, "{\"method\":\"listblockedips\"}",
+			 &(auth_opts){ .seed = 0x44 }, &out), 401);
+	free(out);
+	tern_hooks_remove_owner(r, owner);
+	cr_assert_eq(run(m, "{\"method\":\"listblockedips\"}",
+			 &(auth_opts){ .seed = 0x44 }, &out), 200, "%s", out);
+	free(out);
+	tern_relay_free(r);
+	tern_manage_free(m);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd))
+		cr_log_warn("could not remove %s", dir);
 }
 
 /* ---- over HTTP -------------------------------------------------------------- */
@@ -852,7 +843,7 @@ Test(manage_config, admins_are_hex_pubkeys)
 	tern_config other;
 	bool restart = false;
 
-	pubkey_of(0x21, pk);
+	signer_pubkey(0x21, pk);
 	tern_config_defaults(&cfg);
 	cr_assert_eq(cfg.management.nadmins, 0);
 	snprintf(text, sizeof text, "management = { admins = [ \"%s\", \"%s\" ]; };\n",
