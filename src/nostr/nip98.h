@@ -44,11 +44,4 @@ typedef struct tern__nip98_request {
 int tern__nip98_check(const tern__nip98_request *rq, uint8_t pubkey[32],
 		      tern_arena *a, tern_reason *why);
 
-/*
- * Decodes standard base64 (RFC 4648 section 4, '=' padding optional but
- * correct when present, no whitespace) from in into out (capacity at
- * least in.n / 4 * 3 + 3). Returns the decoded length, or -1.
- */
-long tern__base64_decode(uint8_t *out, tern_slice in);
-
 #endif

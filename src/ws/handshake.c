@@ -11,6 +11,8 @@
 
 #include <tern/error.h>
 
+#include "core/base64.h"
+
 /* RFC 6455 section 1.3. */
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -46,22 +48,6 @@ static bool is_tchar(uint8_t c)
 	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-/* Value of a base64 alphabet character, or -1. */
-static int b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 void tern__ws_deflate_policy_default(tern__ws_deflate_policy *p)
 {
 	p->enabled = true;
@@ -84,9 +70,9 @@ bool tern__ws_key_valid(tern_slice key)
 	if (key.n != 24 || key.p[22] != '=' || key.p[23] != '=')
 		return false;
 	for (size_t i = 0; i < 21; i++)
-		if (b64_value(key.p[i]) < 0)
+		if (tern__base64_value(key.p[i]) < 0)
 			return false;
-	last = b64_value(key.p[21]);
+	last = tern__base64_value(key.p[21]);
 	return last >= 0 && (last & 0x0f) == 0;
 }
 

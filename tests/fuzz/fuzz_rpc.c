@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the NIP-86 request parser (src/proto/rpc.c) and the
- * base64 decoder of NIP-98 authorizations (src/nostr/nip98.c).
+ * base64 decoder of NIP-98 authorizations (src/core/base64.c).
  *
  * Checks, for every input:
  *  - if jansson refuses the text as JSON, tern__rpc_parse() refuses it too
@@ -21,6 +21,7 @@
 
 #include <tern/error.h>
 
+#include "core/base64.h"
 #include "nostr/nip98.h"
 #include "proto/rpc.h"
 

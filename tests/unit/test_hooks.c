@@ -21,9 +21,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <secp256k1.h>
-#include <secp256k1_extrakeys.h>
-#include <secp256k1_schnorrsig.h>
 
 #include <tern/config.h>
 #include <tern/error.h>
@@ -33,6 +30,7 @@
 #include <tern/relay.h>
 
 #include "relay_client.h"
+#include "signer.h"
 
 static tern_relay *relay;
 static pthread_t runner;
@@ -108,49 +106,10 @@ static int ws_connect(char *challenge)
 
 /* ---- signed events -------------------------------------------------- */
 
-static secp256k1_context *sctx;
-
 static char *sign_at(uint8_t seed, unsigned kind, const char *tags,
 		     const char *content, long long at)
 {
-	const char *fmt = "{\"id\":\"%s\",\"pubkey\":\"%s\",\"created_at\":%lld,"
-			  "\"kind\":%u,\"tags\":%s,\"content\":\"%s\","
-			  "\"sig\":\"%s\"}";
-	char zeros[129], pkhex[65], idhex[65], sighex[129], *s;
-	uint8_t sk[32], pk[32], id[32], sig[64], aux[32] = { 0 };
-	secp256k1_keypair kp;
-	secp256k1_xonly_pubkey xpk;
-	tern_event ev;
-	tern_arena a;
-
-	if (!sctx)
-		sctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-	memset(sk, seed, sizeof sk);
-	cr_assert(secp256k1_keypair_create(sctx, &kp, sk));
-	cr_assert(secp256k1_keypair_xonly_pub(sctx, &xpk, NULL, &kp));
-	secp256k1_xonly_pubkey_serialize(sctx, pk, &xpk);
-	tern_hex_encode(pkhex, pk, 32);
-	pkhex[64] = 0;
-	memset(zeros, '0', 128);
-	zeros[128] = 0;
-	memcpy(sighex, zeros, sizeof sighex);
-	zeros[64] = 0;
-	cr_assert(asprintf(&s, fmt, zeros, pkhex, at, kind, tags, content,
-			   sighex) > 0);
-	tern_arena_init(&a, 0);
-	cr_assert_eq(tern_event_parse(&ev, (const uint8_t *)s, strlen(s), NULL,
-				      &a, NULL), 0, "%s", s);
-	tern_event_compute_id(&ev, id);
-	tern_arena_free(&a);
-	free(s);
-	cr_assert(secp256k1_schnorrsig_sign32(sctx, sig, id, &kp, aux));
-	tern_hex_encode(idhex, id, 32);
-	idhex[64] = 0;
-	tern_hex_encode(sighex, sig, 64);
-	sighex[128] = 0;
-	cr_assert(asprintf(&s, fmt, idhex, pkhex, at, kind, tags, content,
-			   sighex) > 0);
-	return s;
+	return signer_event(seed, kind, tags, content, at, false);
 }
 
 static char *sign_as(uint8_t seed, unsigned kind, const char *tags,

@@ -16,9 +16,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <secp256k1.h>
-#include <secp256k1_extrakeys.h>
-#include <secp256k1_schnorrsig.h>
 
 #include <tern/config.h>
 #include <tern/error.h>
@@ -28,6 +25,7 @@
 #include <tern/relay.h>
 
 #include "relay_client.h"
+#include "signer.h"
 
 #include "relay/relay.h"
 
@@ -87,63 +85,13 @@ static int ws_open(int *status, char *resp, size_t cap)
 
 /* ---- signed events -------------------------------------------------- */
 
-static secp256k1_context *sctx;
-
-/* The hex public key of the secret key made of 32 bytes of seed. */
-static void pubkey_of(uint8_t seed, char out[65])
-{
-	uint8_t sk[32], pk[32];
-	secp256k1_keypair kp;
-	secp256k1_xonly_pubkey xpk;
-
-	if (!sctx)
-		sctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-	memset(sk, seed, sizeof sk);
-	cr_assert(secp256k1_keypair_create(sctx, &kp, sk));
-	cr_assert(secp256k1_keypair_xonly_pub(sctx, &xpk, NULL, &kp));
-	secp256k1_xonly_pubkey_serialize(sctx, pk, &xpk);
-	tern_hex_encode(out, pk, 32);
-	out[64] = 0;
-}
-
 /* An event signed by the key of seed; tags is JSON, content plain text. */
 __attribute__((noinline)) static char *sign_as(uint8_t seed, unsigned kind,
 					       const char *tags,
 					       const char *content)
 {
-	const char *fmt = "{\"id\":\"%s\",\"pubkey\":\"%s\",\"created_at\":%lld,"
-			  "\"kind\":%u,\"tags\":%s,\"content\":\"%s\","
-			  "\"sig\":\"%s\"}";
-	char zeros[129], pkhex[65], idhex[65], sighex[129], *s;
-	uint8_t sk[32], id[32], sig[64], aux[32] = { 0 };
-	long long now = (long long)time(NULL);
-	secp256k1_keypair kp;
-	tern_event ev;
-	tern_arena a;
-
-	pubkey_of(seed, pkhex);
-	memset(sk, seed, sizeof sk);
-	cr_assert(secp256k1_keypair_create(sctx, &kp, sk));
-	memset(zeros, '0', 128);
-	zeros[128] = 0;
-	memcpy(sighex, zeros, sizeof sighex);
-	zeros[64] = 0;
-	cr_assert(asprintf(&s, fmt, zeros, pkhex, now, kind, tags, content,
-			   sighex) > 0);
-	tern_arena_init(&a, 0);
-	cr_assert_eq(tern_event_parse(&ev, (const uint8_t *)s, strlen(s), NULL,
-				      &a, NULL), 0, "%s", s);
-	tern_event_compute_id(&ev, id);
-	tern_arena_free(&a);
-	free(s);
-	cr_assert(secp256k1_schnorrsig_sign32(sctx, sig, id, &kp, aux));
-	tern_hex_encode(idhex, id, 32);
-	idhex[64] = 0;
-	tern_hex_encode(sighex, sig, 64);
-	sighex[128] = 0;
-	cr_assert(asprintf(&s, fmt, idhex, pkhex, now, kind, tags, content,
-			   sighex) > 0);
-	return s;
+	return signer_event(seed, kind, tags, content, (long long)time(NULL),
+			    false);
 }
 
 static char *signed_event(const char *content)
@@ -326,9 +274,9 @@ Test(relay_serve, count_with_restricted_kinds)
 	char challenge[64] = "";
 	int fd, st;
 
-	pubkey_of(0xA1, A);
-	pubkey_of(0xB2, B);
-	pubkey_of(0xC3, C);
+	signer_pubkey(0xA1, A);
+	signer_pubkey(0xB2, B);
+	signer_pubkey(0xC3, C);
 	relay_create(0, 1);
 	relay_start();
 	fd = ws_open(&st, resp, sizeof resp);
