@@ -6,8 +6,10 @@
  * Time-ordered index keys end in a 16-byte suffix
  *   created_at (8) | serial (8)
  * so that walking an index backwards yields the newest event first, and
- * events of the same second are appended in commit order (the query engine
- * orders each second's events by id: NIP-01's tie rule).
+ * events of the same second are appended in commit order. The entry's
+ * value is id[0..8]: the query engine orders each second's events by id
+ * (NIP-01's tie rule) and reads a record only when its id can make the
+ * cut.
  */
 #ifndef TERN_STORE_KEYS_H
 #define TERN_STORE_KEYS_H
@@ -19,6 +21,8 @@
 #include <tern/types.h>
 
 #define TERN__KEY_SUFFIX 16     /* created_at + serial */
+#define TERN__KEY_VALUE 8       /* value of a time-ordered index entry:
+				   the first 8 id bytes */
 #define TERN__KEY_ID 8          /* id bytes in an "id" key (DUPSORT) */
 #define TERN__KEY_TAG_MAX 182   /* tag value bytes kept in a tag key */
 #define TERN__KEY_TAG_TRUNC 183 /* length byte of a truncated tag value */

@@ -46,6 +46,7 @@ enum { R_INIT, R_HEAD, R_DONE };
 
 typedef struct range {
 	uint8_t *key;    /* prefix + suffix: upper bound, then the head */
+	uint8_t idp[TERN__KEY_VALUE]; /* the head's value: id[0..8] */
 	uint16_t plen;   /* prefix length */
 	uint8_t state;   /* R_INIT, R_HEAD or R_DONE */
 	uint32_t gen;    /* call in which cur was (re)attached */
@@ -357,7 +358,8 @@ static int range_cursor(tern_query *q, fstate *F, range *r)
 
 /* Makes the entry the cursor is on (after op returned rc) r's head, or ends
  * r when it is outside the range. */
-static int range_take(fstate *F, range *r, int rc, const MDB_val *k)
+static int range_take(fstate *F, range *r, int rc, const MDB_val *k,
+		      const MDB_val *v)
 {
 	const uint8_t *kp = k->mv_data;
 
@@ -371,6 +373,10 @@ static int range_take(fstate *F, range *r, int rc, const MDB_val *k)
 	if (rc)
 		return rc;
 	memcpy(r->key + r->plen, kp + r->plen, TERN__KEY_SUFFIX);
+	if (v->mv_size == TERN__KEY_VALUE)
+		memcpy(r->idp, v->mv_data, TERN__KEY_VALUE);
+	else
+		memset(r->idp, 0, TERN__KEY_VALUE); /* read the record */
 	r->state = R_HEAD;
 	return 0;
 }
@@ -391,7 +397,7 @@ static int range_seek(tern_query *q, fstate *F, range *r)
 	} else if (rc == MDB_NOTFOUND) {
 		rc = mdb_cursor_get(r->cur, &k, &v, MDB_LAST);
 	}
-	return range_take(F, r, rc, &k);
+	return range_take(F, r, rc, &k, &v);
 }
 
 static int range_next(fstate *F, range *r)
@@ -399,7 +405,7 @@ static int range_next(fstate *F, range *r)
 	MDB_val k, v;
 	int rc = mdb_cursor_get(r->cur, &k, &v, MDB_PREV);
 
-	return range_take(F, r, rc, &k);
+	return range_take(F, r, rc, &k, &v);
 }
 
 static inline const uint8_t *range_sfx(const range *r)
@@ -707,18 +713,26 @@ static int grp_fill(tern_query *q, fstate *F)
 	ca = tern__keys_suffix_created_at(sfx);
 	do {
 		uint64_t serial = tern__keys_suffix_serial(sfx);
+		const uint8_t *idp = F->r[F->heap[0]].idp;
 		MDB_val v;
 
 		/* The same event through several ranges comes in a row. */
 		if (!F->has_last || serial != F->last) {
 			F->has_last = true;
 			F->last = serial;
+			/* A full group keeps it only if its id is lower than
+			 * the group's highest: the index value tells, for
+			 * most, without reading the record. */
+			if (F->ngrp == F->remaining &&
+			    memcmp(idp, F->grp[0].id, TERN__KEY_VALUE) > 0)
+				goto next;
 			if ((rc = record(q, serial, &v)) < 0)
 				return rc;
 			if (rc && candidate_ok(q, F, &v, NULL) &&
 			    (rc = grp_add(F, ca, serial, tern__hdr_id(v.mv_data))))
 				return rc;
 		}
+next:
 		if ((rc = filter_advance(F)))
 			return rc;
 	} while ((sfx = filter_top(F)) && tern__keys_suffix_created_at(sfx) == ca);

@@ -2,9 +2,10 @@
  * Event records and their index entries (records.h, docs/STORE_FORMAT.md).
  *
  * put and remove enumerate exactly the same index keys (for_each_index), so
- * removing an event leaves no stale entry behind. Index values are empty:
- * the key already carries the serial. Inside an event batch the writes to
- * the time-ordered indexes are deferred and applied sorted (records.h).
+ * removing an event leaves no stale entry behind. The key carries the
+ * serial; the value is the first 8 bytes of the id (the query engine's tie
+ * order). Inside an event batch the writes to the time-ordered indexes are
+ * deferred and applied sorted (records.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,9 +18,9 @@ _Static_assert(TERN__DB_COUNT <= 16, "sort keys keep the db in 4 bits");
 
 /* One time-ordered index entry: put or deleted now, or deferred into b. */
 static int index_op(tern_store *s, MDB_txn *txn, tern__ixbatch *b, int db,
-		    const uint8_t *key, size_t n, bool del)
+		    const uint8_t *key, size_t n, const uint8_t *id, bool del)
 {
-	MDB_val k = { n, (void *)key }, v = { 0, NULL };
+	MDB_val k = { n, (void *)key }, v = { TERN__KEY_VALUE, (void *)id };
 	tern__ixop *op;
 	uint8_t *copy;
 	int rc;
@@ -40,10 +41,12 @@ static int index_op(tern_store *s, MDB_txn *txn, tern__ixbatch *b, int db,
 		b->ops = ops;
 		b->cap = cap;
 	}
-	copy = tern_arena_alloc(b->mem, n);
+	/* the key, then its value */
+	copy = tern_arena_alloc(b->mem, n + TERN__KEY_VALUE);
 	if (!copy)
 		return ENOMEM;
 	memcpy(copy, key, n);
+	memcpy(copy + n, id, TERN__KEY_VALUE);
 	op = &b->ops[b->n++];
 	/* The index in the top 4 bits, then the key's first 60 bits (every
 	 * key is at least 16 bytes long). */
@@ -66,25 +69,26 @@ static int for_each_index(tern_store *s, MDB_txn *txn, const tern_event *ev,
 
 	tern__keys_suffix(sfx, ev->created_at, serial);
 
-	if ((rc = index_op(s, txn, b, TERN__DB_CA, sfx, sizeof sfx, del)))
+	if ((rc = index_op(s, txn, b, TERN__DB_CA, sfx, sizeof sfx, ev->id, del)))
 		return rc;
 
 	memcpy(key, ev->pubkey, 32);
 	memcpy(key + 32, sfx, sizeof sfx);
-	if ((rc = index_op(s, txn, b, TERN__DB_PK, key, 32 + sizeof sfx, del)))
+	if ((rc = index_op(s, txn, b, TERN__DB_PK, key, 32 + sizeof sfx, ev->id,
+			    del)))
 		return rc;
 
 	tern__be16_put(key, (uint16_t)ev->kind);
 	memcpy(key + 2, sfx, sizeof sfx);
 	if ((rc = index_op(s, txn, b, TERN__DB_KIND, key, 2 + sizeof sfx,
-			   del)))
+			   ev->id, del)))
 		return rc;
 
 	memcpy(key, ev->pubkey, 32);
 	tern__be16_put(key + 32, (uint16_t)ev->kind);
 	memcpy(key + 34, sfx, sizeof sfx);
 	if ((rc = index_op(s, txn, b, TERN__DB_PKKIND, key, 34 + sizeof sfx,
-			   del)))
+			   ev->id, del)))
 		return rc;
 
 	for (uint32_t i = 0; i < ev->ntags; i++) {
@@ -96,7 +100,7 @@ static int for_each_index(tern_store *s, MDB_txn *txn, const tern_event *ev,
 					  NULL);
 		memcpy(key + n, sfx, sizeof sfx);
 		if ((rc = index_op(s, txn, b, TERN__DB_TAG, key,
-				   n + sizeof sfx, del)))
+				   n + sizeof sfx, ev->id, del)))
 			return rc;
 	}
 	return 0;
@@ -124,7 +128,7 @@ static inline uint64_t op_serial(const tern__ixop *op)
  * comparator cost ~10% of the whole import; this costs a fraction of it.
  * The order only has to bring keys that share a leaf page together, so
  * ties (equal first bytes) may stay in any order: the same key put twice
- * stores the same empty value, a key deleted twice is found once.
+ * stores the same value, a key deleted twice is found once.
  */
 static int sort_ops(tern__ixbatch *b, size_t n)
 {
@@ -187,7 +191,8 @@ int tern__ixbatch_apply(tern_store *s, MDB_txn *txn, tern__ixbatch *b,
 
 	for (i = 0; i < n && !rc; i++) {
 		const tern__ixop *op = &b->ops[i];
-		MDB_val k = { op->len, (void *)op->key }, v = { 0, NULL };
+		MDB_val k = { op->len, (void *)op->key },
+			v = { TERN__KEY_VALUE, (void *)(op->key + op->len) };
 
 		if (op->db != db) {
 			if (c)

@@ -29,7 +29,7 @@
  */
 typedef struct tern__ixop {
 	uint64_t sortkey;   /* db, then the key's first bytes (sorting) */
-	const uint8_t *key; /* in the batch arena */
+	const uint8_t *key; /* in the batch arena, followed by its value */
 	uint32_t owner;     /* batch position of the event that caused it */
 	uint16_t len;
 	uint8_t db;         /* TERN__DB_* */

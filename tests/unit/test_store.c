@@ -1220,6 +1220,40 @@ Test(store, ties_in_one_second)
 		cr_assert_lt(st_got_id[i - 1], st_got_id[i]);
 }
 
+/* Ids that share their first 8 bytes (what the index entries carry) in
+ * one second: the records decide the tie order. */
+Test(store, ties_sharing_first_bytes)
+{
+	const char *pre = "00000000000000ff";
+	char *x = st_ev_hexid(pre, 'c', 1, 500, 1, "[]");
+	char *y = st_ev_hexid(pre, 'a', 2, 500, 1, "[]");
+	char *z = st_ev_hexid(pre, 'b', 3, 500, 1, "[]");
+
+	st_open(NULL);
+	st_put_ev(1, 1, 500, 1, "[]", "");
+	cr_assert_eq(st_put(x).status, TERN_WRITE_STORED);
+	cr_assert_eq(st_put(y).status, TERN_WRITE_STORED);
+	cr_assert_eq(st_put(z).status, TERN_WRITE_STORED);
+	st_query("{\"limit\":3}", 0);
+	cr_assert_eq(st_got_n, 3);
+	cr_assert_eq(st_got_id[0], 1);
+	cr_assert_str_eq(st_got_json[1], y);
+	cr_assert_str_eq(st_got_json[2], z);
+	/* walked z, y, x, 1: x's index value equals z's, its record loses */
+	st_query("{\"limit\":2}", 0);
+	cr_assert_eq(st_got_n, 2);
+	cr_assert_eq(st_got_id[0], 1);
+	cr_assert_str_eq(st_got_json[1], y);
+	st_query("{\"kinds\":[1],\"limit\":4}", 0);
+	cr_assert_eq(st_got_n, 4);
+	cr_assert_str_eq(st_got_json[1], y);
+	cr_assert_str_eq(st_got_json[2], z);
+	cr_assert_str_eq(st_got_json[3], x);
+	free(x);
+	free(y);
+	free(z);
+}
+
 Test(store, several_filters_or_dedupe)
 {
 	st_open(NULL);
