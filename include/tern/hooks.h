@@ -35,7 +35,9 @@
  *    ud is passed back as is.
  *  - Hooks must not block: they run on the relay's I/O threads (or its
  *    writer thread where said). A hook that needs I/O returns TERN_DEFER
- *    and completes later (tern_ctx_defer()).
+ *    and completes later (tern_ctx_defer()). HTTP handlers are the
+ *    exception: they run on a thread pool and may block
+ *    (tern_http_handler_fn).
  *  - A rejecting hook fills why; its prefix decides the reply, and
  *    TERN_PREFIX_AUTH_REQUIRED also makes the relay send an AUTH challenge.
  *    A rejection with TERN_PREFIX_NONE is sent as "blocked".
@@ -202,7 +204,8 @@ typedef void (*tern_on_ephemeral_event_fn)(void *ud, tern_ctx *x,
 					   const tern_event *ev);
 
 /* For each filter of a REQ (after the overwrite-filter hooks, live-only
- * filters included) / of a COUNT (I/O thread). One rejection closes the
+ * filters included) / of a COUNT (after the overwrite-count-filter hooks,
+ * likewise) (I/O thread). One rejection closes the
  * whole request (CLOSED with why). Cannot defer. */
 typedef tern_verdict (*tern_reject_filter_fn)(void *ud, tern_ctx *x,
 					     const tern_filter *f,
@@ -214,11 +217,37 @@ typedef tern_verdict (*tern_reject_filter_fn)(void *ud, tern_ctx *x,
  * with memory from a (valid for the whole request; lists must stay sorted
  * and unique, as the parser makes them). Setting *live_only makes the
  * filter skip stored events: it only waits for new ones (EOSE comes at
- * once when every filter is live-only). Not called for COUNT.
+ * once when every filter is live-only). Not called for COUNT (see
+ * tern_overwrite_count_filter_fn: register the same function in both
+ * lists to rewrite both).
  */
 typedef void (*tern_overwrite_filter_fn)(void *ud, tern_ctx *x,
 					 tern_filter *f, tern_arena *a,
 					 bool *live_only);
+
+/*
+ * As tern_overwrite_filter_fn, for each filter of a COUNT, before the
+ * reject-count-filter hooks and the count (I/O thread; every hook runs,
+ * in order, each seeing the previous one's changes). Setting *live_only
+ * means the filter counts nothing: it adds 0 to the count. So does a
+ * filter a hook leaves unable to match anything (an empty "ids",
+ * "authors" or "kinds" list or tag value list, or since > until): the
+ * backend is not asked. "limit" is ignored by counts, as always.
+ * tern_ctx_sub_id() is the COUNT's id.
+ */
+typedef tern_overwrite_filter_fn tern_overwrite_count_filter_fn;
+
+/*
+ * After a connection authenticated pubkey with NIP-42: the AUTH event was
+ * valid and pubkey is one of tern_conn_authed_pubkey() (I/O thread of the
+ * connection, before the OK true is queued). Once per AUTH message that
+ * succeeds, also when the connection was already authed as pubkey (its
+ * authed count then stays the same); never for a refused AUTH. No
+ * verdict; must not block. pubkey (32 bytes) is valid during the call.
+ * With a router, the router's hooks run (NIP-42 is the router's).
+ */
+typedef void (*tern_on_auth_fn)(void *ud, tern_ctx *x,
+				const uint8_t pubkey[32]);
 
 /* Return true to not send ev to the listening connection of x (I/O
  * thread of the listener; tern_ctx_sub_id() is the subscription). Runs
@@ -254,6 +283,96 @@ typedef struct tern_relay_info {
 typedef void (*tern_overwrite_relay_information_fn)(void *ud, tern_ctx *x,
 						    tern_relay_info *info);
 
+/* ---- HTTP requests the relay does not serve ----------------------------- */
+
+/* Largest request body handed to an HTTP handler (1 MiB). A request for
+ * the handlers with a larger Content-Length is answered 413. */
+#define TERN_HTTP_MAX_BODY (1u << 20)
+
+/* One header line of a request: NUL-terminated copies. */
+typedef struct tern_http_header {
+	const char *name;  /* as sent: compare case-insensitively */
+	const char *value; /* surrounding spaces trimmed; may be "" */
+} tern_http_header;
+
+/*
+ * A request handed to HTTP handlers. Everything is a copy owned by the
+ * relay, valid during the handler call only.
+ */
+typedef struct tern_http_request {
+	tern_relay *relay;               /* the relay that received it */
+	const char *method;              /* "GET", "POST", ... (as sent) */
+	const char *path;                /* "/metrics": the target up to '?',
+					    percent-escapes as sent */
+	const char *query;               /* after the first '?' ("" for a
+					    bare '?'); NULL without '?' */
+	const tern_http_header *headers; /* in the order sent */
+	size_t nheaders;
+	tern_slice body;                 /* the Content-Length bytes (at most
+					    TERN_HTTP_MAX_BODY); empty
+					    without a Content-Length */
+	const char *ip;                  /* the client, as tern_conn_ip() */
+	uint64_t conn_id;                /* as tern_conn_id() */
+} tern_http_request;
+
+/* The first header named name (ASCII case-insensitive): its value, or
+ * NULL. */
+const char *tern_http_request_header(const tern_http_request *req,
+				     const char *name);
+
+/* The answer a handler builds (opaque; owned by the relay). The calls
+ * below are for the handler that got it, during its call. */
+typedef struct tern_http_response tern_http_response;
+
+/*
+ * Sets the answer: status (200-599), content_type (NULL: no Content-Type
+ * header) and body[0..len) (copied; body may be NULL when len is 0).
+ * Calling it again replaces status, type and body. The relay adds
+ * Content-Length, Connection: close and the CORS headers it sends with
+ * all its replies; the body is not sent for HEAD requests, nor for 204
+ * and 304. Returns 0, TERN_EINVAL (status out of range, a control
+ * character in content_type) or TERN_ENOMEM.
+ */
+int tern_http_respond(tern_http_response *res, int status,
+		      const char *content_type, const void *body, size_t len);
+
+/*
+ * Adds a header line name: value to the answer (copied). name must be an
+ * HTTP token, value must not hold control characters (TAB aside); the
+ * headers the relay writes itself (Content-Length, Content-Type,
+ * Connection, Transfer-Encoding and the Access-Control-Allow-* CORS
+ * headers) are refused. At most 8 KiB of headers per answer. Returns 0,
+ * TERN_EINVAL or TERN_ENOMEM.
+ */
+int tern_http_response_header(tern_http_response *res, const char *name,
+			      const char *value);
+
+/*
+ * Serves an HTTP request the relay itself does not serve: any path other
+ * than "/" (WebSocket upgrades aside: those are the relay's on any path),
+ * and on "/" any method other than GET, HEAD and OPTIONS (and NIP-86
+ * POSTs when a management API is set). Handlers run in registration
+ * order on libuv's thread pool (shared with NIP-86 calls and sized by
+ * UV_THREADPOOL_SIZE, 4 by default), never on an I/O thread: a handler
+ * may block (files, a database), and several run at once, so handlers
+ * must be thread-safe. Answer by calling tern_http_respond() (and
+ * tern_http_response_header()) and returning true: the rest of the list
+ * is skipped. Return false to decline: what it set is discarded and the
+ * next handler gets the request; when every handler declines, the relay
+ * answers as without handlers (404, 405, or 204 for an OPTIONS
+ * preflight). A handler that returns true without having called
+ * tern_http_respond() answers 500.
+ *
+ * The request, body included, must arrive within the relay's 10 s
+ * request timeout; the handlers then take the time they need, and the
+ * answer gets 10 s more to be sent. If the client closes meanwhile the
+ * answer is dropped. One request per connection (the answer closes it).
+ * A router runs its own handlers: those of its sub-relays never run.
+ * tern_relay_run() returns once the handlers in progress have returned.
+ */
+typedef bool (*tern_http_handler_fn)(void *ud, const tern_http_request *req,
+				     tern_http_response *res);
+
 /* ---- registration ------------------------------------------------------ */
 
 /* Each appends fn to its list under owner. Returns 0, TERN_EINVAL (fn is
@@ -279,6 +398,13 @@ int tern_on_reject_count_filter(tern_relay *r, const void *owner,
 				tern_reject_filter_fn fn, void *ud);
 int tern_on_overwrite_filter(tern_relay *r, const void *owner,
 			     tern_overwrite_filter_fn fn, void *ud);
+int tern_on_overwrite_count_filter(tern_relay *r, const void *owner,
+				   tern_overwrite_count_filter_fn fn,
+				   void *ud);
+int tern_on_auth(tern_relay *r, const void *owner, tern_on_auth_fn fn,
+		 void *ud);
+int tern_on_http_request(tern_relay *r, const void *owner,
+			 tern_http_handler_fn fn, void *ud);
 int tern_on_prevent_broadcast(tern_relay *r, const void *owner,
 			      tern_prevent_broadcast_fn fn, void *ud);
 int tern_on_overwrite_response_event(tern_relay *r, const void *owner,

@@ -10,6 +10,7 @@
 
 #include "http/request.h"
 #include "relay/conn.h"
+#include "relay/http_hooks.h"
 #include "relay/io.h"
 #include "relay/manage.h"
 #include "relay/session.h"
@@ -534,7 +535,10 @@ void tern__conn_tick(tern__conn *c, uint64_t now)
 	switch (c->state) {
 	case TERN__CONN_HTTP:
 	case TERN__CONN_HTTP_END:
-		if (now - c->opened > HEAD_TIMEOUT_MS)
+		/* While a handler answers, the client waits for it; its
+		 * answer then has a timeout of its own (close_deadline). */
+		if (!c->http_job && now - c->opened > HEAD_TIMEOUT_MS &&
+		    now >= c->close_deadline)
 			tern__conn_abort(c);
 		return;
 	case TERN__CONN_CLOSING:
@@ -575,11 +579,22 @@ static const char *status_text(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
 	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
@@ -588,29 +603,39 @@ static const char *status_text(int status)
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
 	}
-	return "Error";
+	/* The reason phrase is optional (RFC 9112 section 4). */
+	return status >= 400 ? "Error" : "";
 }
+
+#define REPLY_HEAD "HTTP/1.1 %d %s\r\n" CORS "Connection: close\r\n" \
+		   "%s%s%s" "Content-Length: %zu\r\n%s\r\n"
 
 static void http_reply(tern__conn *c, int status, const char *ctype,
 		       const void *body, size_t len, const char *extra,
 		       bool head_only)
 {
-	char hdr[1024];
-	int n;
+	char buf[1024], *hdr = buf;
+	int n, rc;
 
-	n = snprintf(hdr, sizeof hdr,
-		     "HTTP/1.1 %d %s\r\n" CORS
-		     "Connection: close\r\n"
-		     "%s%s%s"
-		     "Content-Length: %zu\r\n%s\r\n",
-		     status, status_text(status),
+	n = snprintf(hdr, sizeof buf, REPLY_HEAD, status, status_text(status),
 		     ctype ? "Content-Type: " : "", ctype ? ctype : "",
 		     ctype ? "\r\n" : "", len, extra ? extra : "");
-	if (n < 0 || (size_t)n >= sizeof hdr ||
-	    tern__outq_copy(&c->out, hdr, (size_t)n) ||
-	    (!head_only && tern__outq_copy(&c->out, body, len))) {
+	/* Long extra headers (an HTTP handler's) need a larger buffer. */
+	if (n >= 0 && (size_t)n >= sizeof buf && (hdr = malloc((size_t)n + 1)))
+		snprintf(hdr, (size_t)n + 1, REPLY_HEAD, status,
+			 status_text(status), ctype ? "Content-Type: " : "",
+			 ctype ? ctype : "", ctype ? "\r\n" : "", len,
+			 extra ? extra : "");
+	rc = n < 0 || !hdr || tern__outq_copy(&c->out, hdr, (size_t)n) ||
+	     (!head_only && len && tern__outq_copy(&c->out, body, len));
+	if (hdr != buf)
+		free(hdr);
+	if (rc) {
 		tern__conn_abort(c);
 		return;
 	}
@@ -626,6 +651,13 @@ void tern__conn_http_reply(tern__conn *c, int status, const char *ctype,
 	http_reply(c, status, ctype, body, len, extra, false);
 }
 
+void tern__conn_http_answer(tern__conn *c, int status, const char *ctype,
+			    const void *body, size_t len, const char *extra,
+			    bool head_only)
+{
+	http_reply(c, status, ctype, body, len, extra, head_only);
+}
+
 static void http_error(tern__conn *c, int status, const char *reason,
 		       const char *extra)
 {
@@ -633,8 +665,47 @@ static void http_error(tern__conn *c, int status, const char *reason,
 	int n = snprintf(body, sizeof body, "%d %s: %s\n", status,
 			 status_text(status), reason ? reason : "");
 
+	if (n >= (int)sizeof body)
+		n = (int)sizeof body - 1;
 	http_reply(c, status, "text/plain; charset=utf-8", body,
 		   n > 0 ? (size_t)n : 0, extra, false);
+}
+
+void tern__conn_http_error(tern__conn *c, int status, const char *reason,
+			   const char *extra)
+{
+	http_error(c, status, reason, extra);
+}
+
+void tern__conn_http_unserved(tern__conn *c, tern__http_unserved u)
+{
+	switch (u) {
+	case TERN__HTTP_PREFLIGHT:
+		http_reply(c, 204, NULL, NULL, 0, NULL, true);
+		break;
+	case TERN__HTTP_BAD_METHOD:
+		http_error(c, 405, "only GET and OPTIONS are served",
+			   "Allow: GET, HEAD, OPTIONS\r\n");
+		break;
+	default:
+		http_error(c, 404, "no such page", NULL);
+		break;
+	}
+}
+
+void tern__conn_http_job_begin(tern__conn *c)
+{
+	/* No further request on this connection: the answer closes it. */
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->http_job = true;
+	c->pending++;
+}
+
+void tern__conn_http_job_end(tern__conn *c)
+{
+	c->http_job = false;
+	c->pending--;
+	c->close_deadline = tern__io_now(c->io) + HEAD_TIMEOUT_MS;
 }
 
 /* Appends s to a FILE with the HTML special characters escaped. */
@@ -877,6 +948,29 @@ static void relay_info(tern__conn *c, bool head_only)
 	free(doc);
 }
 
+/* True when req goes to the HTTP handlers (http_hooks.h): some are
+ * registered, and it is not a request the relay serves itself. */
+static bool for_handlers(const tern__conn *c, const tern__http_request *req)
+{
+	if (!tern__hooks_any(&c->io->r->hooks, TERN__H_HTTP_REQUEST) ||
+	    tern__ws_is_upgrade(req) || tern__manage_is_call(c, req))
+		return false;
+	return req->path.n != 1 || (req->method_id != TERN__HTTP_GET &&
+				    req->method_id != TERN__HTTP_HEAD &&
+				    req->method_id != TERN__HTTP_OPTIONS);
+}
+
+/* What the relay answers to a request it does not serve. */
+static tern__http_unserved unserved(const tern__http_request *req)
+{
+	if (req->method_id == TERN__HTTP_OPTIONS)
+		return TERN__HTTP_PREFLIGHT;
+	if (req->method_id != TERN__HTTP_GET &&
+	    req->method_id != TERN__HTTP_HEAD)
+		return TERN__HTTP_BAD_METHOD;
+	return TERN__HTTP_NOT_FOUND;
+}
+
 static void route(tern__conn *c, const tern__http_request *req,
 		  size_t hlen, uint8_t *rest, size_t nrest)
 {
@@ -902,29 +996,23 @@ static void route(tern__conn *c, const tern__http_request *req,
 			keep_upgrade(c, c->head, hlen, rest, nrest);
 		return;
 	}
-	if (req->method_id == TERN__HTTP_OPTIONS) {
-		http_reply(c, 204, NULL, NULL, 0, NULL, true);
+	if (for_handlers(c, req)) {
+		tern__http_hooks_serve(c, req, rest, nrest, unserved(req));
 		return;
 	}
 	if (tern__manage_is_call(c, req)) {
 		tern__manage_serve(c, req, rest, nrest);
 		return;
 	}
-	if (req->method_id != TERN__HTTP_GET &&
-	    req->method_id != TERN__HTTP_HEAD) {
-		http_error(c, 405, "only GET and OPTIONS are served",
-			   "Allow: GET, HEAD, OPTIONS\r\n");
+	if (root && (req->method_id == TERN__HTTP_GET ||
+		     req->method_id == TERN__HTTP_HEAD)) {
+		if (accepts_nip11(req))
+			relay_info(c, head_only);
+		else
+			landing_page(c, req, head_only);
 		return;
 	}
-	if (root && accepts_nip11(req)) {
-		relay_info(c, head_only);
-		return;
-	}
-	if (root) {
-		landing_page(c, req, head_only);
-		return;
-	}
-	http_error(c, 404, "no such page", NULL);
+	tern__conn_http_unserved(c, unserved(req));
 }
 
 static void http_feed(tern__conn *c, const uint8_t *in, size_t len)
@@ -964,9 +1052,13 @@ static void http_feed(tern__conn *c, const uint8_t *in, size_t len)
 		free(req);
 		return;
 	}
-	/* A request with a body (a NIP-86 call): head and body are kept
-	 * together in c->head, grown to hold both. */
+	/* A request with a body (a NIP-86 call, or one for the HTTP
+	 * handlers): head and body are kept together in c->head, grown to
+	 * hold both. */
 	want = tern__manage_body_len(c, req);
+	if (!want && for_handlers(c, req) && req->has_content_length &&
+	    req->content_length <= TERN_HTTP_MAX_BODY)
+		want = (size_t)req->content_length;
 	if (want && c->head_len + (len - take) < (size_t)rc + want) {
 		uint8_t *grown = c->head_cap ? c->head
 					     : realloc(c->head, (size_t)rc + want);

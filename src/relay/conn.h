@@ -74,6 +74,8 @@ struct tern__conn {
 	bool ip_counted;          /* counting done (ipslot may be NULL) */
 	bool ip_over;             /* over max_connections_per_ip: 429 */
 
+	bool http_job;            /* an HTTP handler is answering the
+				     request (http_hooks.h) */
 	uint8_t *head;            /* HTTP phase: request head so far */
 	size_t head_len;
 	size_t head_cap;          /* bytes of head when grown to hold a
@@ -149,6 +151,39 @@ void tern__conn_flush(tern__conn *c);
  * it is sent. HTTP phase only. */
 void tern__conn_http_reply(tern__conn *c, int status, const char *ctype,
 			   const void *body, size_t len, const char *extra);
+
+/* As tern__conn_http_reply(), without the body when head_only; extra may
+ * be of any length. */
+void tern__conn_http_answer(tern__conn *c, int status, const char *ctype,
+			    const void *body, size_t len, const char *extra,
+			    bool head_only);
+/* A text/plain error answer "<status> <text>: <reason>". */
+void tern__conn_http_error(tern__conn *c, int status, const char *reason,
+			   const char *extra);
+
+/* The relay's own answer to a request it does not serve (http_hooks.h:
+ * when no handler answered). */
+typedef enum tern__http_unserved {
+	TERN__HTTP_NOT_FOUND,  /* 404 */
+	TERN__HTTP_BAD_METHOD, /* 405, with Allow */
+	TERN__HTTP_PREFLIGHT,  /* OPTIONS: 204 with the CORS headers */
+} tern__http_unserved;
+void tern__conn_http_unserved(tern__conn *c, tern__http_unserved u);
+
+/*
+ * A request handed to a thread-pool job (http_hooks.h): job_begin stops
+ * reading, counts the job as pending and suspends the request timeout;
+ * job_end (I/O thread, when the job is back) undoes the count and gives
+ * the answer the request timeout anew to be sent. Whether the connection
+ * is still there to answer is then tern__conn_http_waiting().
+ */
+void tern__conn_http_job_begin(tern__conn *c);
+void tern__conn_http_job_end(tern__conn *c);
+
+static inline bool tern__conn_http_waiting(const tern__conn *c)
+{
+	return !c->handle_closed && c->state == TERN__CONN_HTTP;
+}
 
 /* Keepalive and close deadlines; called once a second. */
 void tern__conn_tick(tern__conn *c, uint64_t now);

@@ -355,17 +355,29 @@ bool tern__run_reject_filter(tern_relay *r, tern__conn *c, tern_slice sub,
 }
 
 void tern__run_overwrite_filter(tern_relay *r, tern__conn *c, tern_slice sub,
-				tern_filter *f, tern_arena *a,
+				tern_filter *f, bool count, tern_arena *a,
 				bool *live_only)
 {
-	const tern__hook_list *l = tern__hooks_get(&r->hooks,
-						   TERN__H_OVERWRITE_FILTER);
+	const tern__hook_list *l = tern__hooks_get(
+		&r->hooks, count ? TERN__H_OVERWRITE_COUNT_FILTER
+				 : TERN__H_OVERWRITE_FILTER);
 	tern_ctx x = { r, c, sub, NULL };
 
 	if (!l)
 		return;
 	FOREACH(l, k)
 		((tern_overwrite_filter_fn)k->fn)(k->ud, &x, f, a, live_only);
+}
+
+void tern__run_auth(tern_relay *r, tern__conn *c, const uint8_t pubkey[32])
+{
+	const tern__hook_list *l = tern__hooks_get(&r->hooks, TERN__H_AUTH);
+	tern_ctx x = { r, c, { NULL, 0 }, NULL };
+
+	if (!l)
+		return;
+	FOREACH(l, k)
+		((tern_on_auth_fn)k->fn)(k->ud, &x, pubkey);
 }
 
 bool tern__run_prevent_broadcast(tern_relay *r, tern__conn *c,

@@ -132,9 +132,13 @@ void tern__run_ephemeral(tern_relay *r, tern__conn *c, const tern_event *ev);
 bool tern__run_reject_filter(tern_relay *r, tern__conn *c, tern_slice sub,
 			     const tern_filter *f, bool count,
 			     tern_reason *why);
+/* The overwrite-filter hooks (REQ) or overwrite-count-filter hooks
+ * (count) of r, on f. */
 void tern__run_overwrite_filter(tern_relay *r, tern__conn *c, tern_slice sub,
-				tern_filter *f, tern_arena *a,
+				tern_filter *f, bool count, tern_arena *a,
 				bool *live_only);
+/* The on-auth hooks: c has just authenticated as pubkey. */
+void tern__run_auth(tern_relay *r, tern__conn *c, const uint8_t pubkey[32]);
 /* True when a hook vetoes sending ev to subscription sub of c. */
 bool tern__run_prevent_broadcast(tern_relay *r, tern__conn *c,
 				 tern_slice sub, const tern_event *ev);

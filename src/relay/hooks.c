@@ -287,6 +287,25 @@ int tern_on_overwrite_filter(tern_relay *r, const void *owner,
 	return ADD(TERN__H_OVERWRITE_FILTER);
 }
 
+int tern_on_overwrite_count_filter(tern_relay *r, const void *owner,
+				   tern_overwrite_count_filter_fn fn,
+				   void *ud)
+{
+	return ADD(TERN__H_OVERWRITE_COUNT_FILTER);
+}
+
+int tern_on_auth(tern_relay *r, const void *owner, tern_on_auth_fn fn,
+		 void *ud)
+{
+	return ADD(TERN__H_AUTH);
+}
+
+int tern_on_http_request(tern_relay *r, const void *owner,
+			 tern_http_handler_fn fn, void *ud)
+{
+	return ADD(TERN__H_HTTP_REQUEST);
+}
+
 int tern_on_prevent_broadcast(tern_relay *r, const void *owner,
 			      tern_prevent_broadcast_fn fn, void *ud)
 {

@@ -13,7 +13,8 @@
  * hold no list pointer between loop callbacks, so each loop turn is a
  * quiescent point (tern__hooks_quiescent(), from the loop's check
  * callback). Other threads run only the deletion-outcome hooks (stores'
- * writer threads, backends' saves): they share the last slot, online from
+ * writer threads, backends' saves) and the HTTP handlers (libuv's thread
+ * pool, http_hooks.h): they share the last slot, online from
  * the first one's tern__hooks_enter_shared() to the last one's
  * tern__hooks_leave_shared(), at the epoch the first one saw, which
  * keeps every list any of them loaded since. A swap bumps the
@@ -49,6 +50,9 @@ typedef enum tern__hook_point {
 	TERN__H_REJECT_FILTER,
 	TERN__H_REJECT_COUNT_FILTER,
 	TERN__H_OVERWRITE_FILTER,
+	TERN__H_OVERWRITE_COUNT_FILTER,
+	TERN__H_AUTH,
+	TERN__H_HTTP_REQUEST,
 	TERN__H_PREVENT_BROADCAST,
 	TERN__H_OVERWRITE_RESPONSE,
 	TERN__H_RELAY_INFO,

@@ -630,13 +630,27 @@ static bool route_filters(tern__conn *c, const tern__msg *m, uint32_t **rel,
 	return !oom;
 }
 
+/* True when f, as a hook left it, cannot match any event: an empty
+ * list (the parser never makes one) or since > until. */
+static bool matches_nothing(const tern_filter *f)
+{
+	if ((f->ids && !f->nids) || (f->authors && !f->nauthors) ||
+	    (f->kinds && !f->nkinds) || f->since > f->until)
+		return true;
+	for (uint32_t t = 0; t < f->ntags; t++)
+		if (!f->tags[t].nvalues)
+			return true;
+	return false;
+}
+
 /*
  * The filter hooks of a REQ (overwrite, then reject, per filter) or a
- * COUNT (reject-count), each filter's those of its relay rel[i] (rel
- * NULL: the relay's own). For a REQ, *nq gets the number of filters that
- * read stored events, moved to the front of m->filters' copy in *qf, with
- * their relays in *qrel (the others are live-only). Returns false with
- * why set on a rejection.
+ * COUNT (overwrite-count, then reject-count), each filter's those of its
+ * relay rel[i] (rel NULL: the relay's own). *nq gets the number of
+ * filters that read stored events, moved to the front of m->filters' copy
+ * in *qf, with their relays in *qrel: the others are live-only (REQ), or
+ * count 0 (COUNT: live-only, or unable to match anything). Returns false
+ * with why set on a rejection.
  */
 static bool filter_hooks(tern__conn *c, tern__msg *m, const uint32_t *rel,
 			 bool count, tern_filter **qf, const uint32_t **qrel,
@@ -649,8 +663,9 @@ static bool filter_hooks(tern__conn *c, tern__msg *m, const uint32_t *rel,
 	*qf = m->filters;
 	*qrel = rel;
 	*nq = n;
-	if (!count && (rel || tern__hooks_any(&r->hooks,
-					      TERN__H_OVERWRITE_FILTER))) {
+	if (rel || tern__hooks_any(&r->hooks,
+				   count ? TERN__H_OVERWRITE_COUNT_FILTER
+					 : TERN__H_OVERWRITE_FILTER)) {
 		bool *live = tern_arena_alloc(&io->arena, n * sizeof *live + 1);
 		tern_filter *q = tern_arena_alloc(&io->arena,
 						  n * sizeof *q + 1);
@@ -668,8 +683,10 @@ static bool filter_hooks(tern__conn *c, tern__msg *m, const uint32_t *rel,
 			live[i] = false;
 			tern__run_overwrite_filter(
 				tern__router_relay(r, rel ? rel[i] : 0), c,
-				m->sub, &m->filters[i], &io->arena, &live[i]);
-			if (live[i])
+				m->sub, &m->filters[i], count, &io->arena,
+				&live[i]);
+			if (live[i] ||
+			    (count && matches_nothing(&m->filters[i])))
 				continue;
 			if (rel)
 				qr[*nq] = rel[i];
@@ -945,21 +962,30 @@ static void handle_count(tern__conn *c, tern__msg *m)
 	bool check, hll = false;
 	int rc;
 
+	/* As for a REQ: the hooks, then the restricted kinds of the filters
+	 * as the hooks left them (those that count 0 aside). */
 	if (!sub_ok(c, m->sub, &why) || !auth_gate(c, &why) ||
-	    !restricted_ok(c, m->filters, m->nfilters, &check, &why) ||
 	    !route_filters(c, m, &rel, &why) ||
-	    !filter_hooks(c, m, rel, true, &qf, &qrel, &nq, &why)) {
+	    !filter_hooks(c, m, rel, true, &qf, &qrel, &nq, &why) ||
+	    !restricted_ok(c, qf, nq, &check, &why)) {
 		send_closed(c, m->sub, &why);
 		return;
 	}
 	/* NIP-45 "hll" only when no restricted kind can be counted: the
-	 * registers would otherwise reveal events this client may not see. */
-	if (check)
-		rc = count_visible(c, m->filters, rel, m->nfilters, check,
-				   &n);
-	else
-		rc = tern__sources_count_hll(c->io->r, m->filters, rel,
-					     m->nfilters, &n, regs, &hll);
+	 * registers would otherwise reveal events this client may not see;
+	 * and only for the filter the client sent, not for what is left of
+	 * several. */
+	if (nq == 0) {
+		n = 0;
+		rc = 0;
+	} else if (check) {
+		rc = count_visible(c, qf, qrel, nq, check, &n);
+	} else if (nq == m->nfilters) {
+		rc = tern__sources_count_hll(c->io->r, qf, qrel, nq, &n, regs,
+					     &hll);
+	} else {
+		rc = tern__sources_count(c->io->r, qf, qrel, nq, &n);
+	}
 	if (rc) {
 		tern_reason_set(&why, TERN_PREFIX_ERROR, "count failed");
 		send_closed(c, m->sub, &why);
@@ -995,6 +1021,8 @@ static void handle_auth(tern__conn *c, const tern__msg *m)
 		 unchecked ? " (relay URL not checked: service_url unset)"
 			   : "");
 	tern_hex_encode(hex, ev.id, 32);
+	/* The connection's relay (a router's own hooks: NIP-42 is its). */
+	tern__run_auth(c->io->r, c, ev.pubkey);
 	send_ok(c, id, true, &why);
 }
 

@@ -22,12 +22,14 @@
 
 #include <criterion/criterion.h>
 
+#include <tern/backend.h>
 #include <tern/config.h>
 #include <tern/error.h>
 #include <tern/event.h>
 #include <tern/hex.h>
 #include <tern/hooks.h>
 #include <tern/relay.h>
+#include <tern/router.h>
 
 #include "relay_client.h"
 #include "signer.h"
@@ -670,6 +672,212 @@ Test(hooks, filter_hooks)
 	close(fd);
 }
 
+/* ---- overwrite-count-filter ------------------------------------------- */
+
+static atomic_int count_order; /* 10 * first + second, per call */
+
+/* "limit":1: only kind 1. "limit":2: live-only. "limit":3: can match
+ * nothing (an empty kinds list). */
+static void count_rewrite_1(void *ud, tern_ctx *x, tern_filter *f,
+			    tern_arena *a, bool *live_only)
+{
+	tern_slice sub = tern_ctx_sub_id(x);
+
+	cr_assert(sub.n == 1 && sub.p[0] == 'c');
+	cr_assert_not_null(tern_ctx_conn(x));
+	atomic_fetch_add(&count_order, 10);
+	if (!f->has_limit)
+		return;
+	if (f->limit == 1) {
+		uint16_t *k = tern_arena_alloc(a, sizeof *k);
+
+		*k = 1;
+		f->kinds = k;
+		f->nkinds = 1;
+	} else if (f->limit == 2) {
+		*live_only = true;
+	} else if (f->limit == 3) {
+		static const uint16_t none[1];
+
+		f->kinds = none;
+		f->nkinds = 0;
+	}
+}
+
+/* Runs after count_rewrite_1 and sees its change: marks filters it made
+ * kind-1-only with "limit":9 for the reject-count hook. */
+static void count_rewrite_2(void *ud, tern_ctx *x, tern_filter *f,
+			    tern_arena *a, bool *live_only)
+{
+	atomic_fetch_add(&count_order, 1);
+	if (atomic_load(&count_order) % 10 != atomic_load(&count_order) / 10)
+		atomic_store(&count_order, -1000); /* not in order */
+	if (f->nkinds == 1 && f->kinds[0] == 1 && f->has_limit &&
+	    f->limit == 1)
+		f->limit = 9;
+}
+
+static atomic_int count_rejects_saw_9;
+
+static tern_verdict count_sees_rewrite(void *ud, tern_ctx *x,
+				       const tern_filter *f, tern_reason *why)
+{
+	if (f->has_limit && f->limit == 9)
+		atomic_fetch_add(&count_rejects_saw_9, 1);
+	if (f->has_limit && f->limit == 99) {
+		tern_reason_set(why, TERN_PREFIX_BLOCKED, "not 99");
+		return TERN_REJECT;
+	}
+	return TERN_PASS;
+}
+
+static atomic_int req_rewrites;
+
+static void req_rewrite(void *ud, tern_ctx *x, tern_filter *f, tern_arena *a,
+			bool *live_only)
+{
+	atomic_fetch_add(&req_rewrites, 1);
+}
+
+static void count_is(int fd, const char *msg, const char *want)
+{
+	char buf[4096];
+
+	ws_send(fd, msg);
+	cr_assert_str_eq(ws_recv_reply(fd, buf, sizeof buf), want, "%s", msg);
+}
+
+Test(hooks, overwrite_count_filter)
+{
+	char buf[4096], *ev;
+	int fd;
+
+	atomic_store(&count_order, 0);
+	atomic_store(&count_rejects_saw_9, 0);
+	atomic_store(&req_rewrites, 0);
+	relay_create(1);
+	cr_assert_eq(tern_on_overwrite_count_filter(relay, "t", NULL, NULL),
+		     TERN_EINVAL);
+	cr_assert_eq(tern_on_overwrite_count_filter(relay, "t", count_rewrite_1,
+						    NULL), 0);
+	cr_assert_eq(tern_on_overwrite_count_filter(relay, "t", count_rewrite_2,
+						    NULL), 0);
+	cr_assert_eq(tern_on_reject_count_filter(relay, "t",
+						 count_sees_rewrite, NULL), 0);
+	cr_assert_eq(tern_on_overwrite_filter(relay, "t", req_rewrite, NULL),
+		     0);
+	relay_start();
+	fd = ws_connect(NULL);
+	ev = note("a note");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
+	free(ev);
+	ev = sign_as(0x21, 7, "[]", "+");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
+	free(ev);
+
+	/* Untouched: both events. Both hooks ran, in order. */
+	count_is(fd, "[\"COUNT\",\"c\",{}]", "[\"COUNT\",\"c\",{\"count\":2}]");
+	cr_assert_eq(atomic_load(&count_order), 11);
+	/* Narrowed to kind 1 by the first; the second and the reject-count
+	 * hook see the result. */
+	count_is(fd, "[\"COUNT\",\"c\",{\"limit\":1}]",
+		 "[\"COUNT\",\"c\",{\"count\":1}]");
+	cr_assert_eq(atomic_load(&count_order), 22);
+	cr_assert_eq(atomic_load(&count_rejects_saw_9), 1);
+	/* Live-only and match-nothing filters count 0, alone or next to
+	 * one that counts. */
+	count_is(fd, "[\"COUNT\",\"c\",{\"limit\":2}]",
+		 "[\"COUNT\",\"c\",{\"count\":0}]");
+	count_is(fd, "[\"COUNT\",\"c\",{\"limit\":3}]",
+		 "[\"COUNT\",\"c\",{\"count\":0}]");
+	count_is(fd, "[\"COUNT\",\"c\",{\"limit\":2},{\"limit\":3},"
+		 "{\"kinds\":[7]}]",
+		 "[\"COUNT\",\"c\",{\"count\":1}]");
+	/* The reject-count hooks still close the COUNT. */
+	count_is(fd, "[\"COUNT\",\"c\",{\"limit\":99}]",
+		 "[\"CLOSED\",\"c\",\"blocked: not 99\"]");
+	/* REQ has its own list: the count hooks are not called for it, and
+	 * the REQ hook not for COUNT. */
+	atomic_store(&count_order, 0);
+	ws_send(fd, "[\"REQ\",\"r\",{\"limit\":2}]");
+	ws_recv_reply(fd, buf, sizeof buf);
+	cr_assert_not_null(strstr(buf, "\"EVENT\""), "%s", buf);
+	cr_assert_eq(atomic_load(&count_order), 0);
+	cr_assert_eq(atomic_load(&req_rewrites), 1);
+	close(fd);
+}
+
+static atomic_int sub_count_rewrites, router_count_rewrites;
+
+static void sub_count_live(void *ud, tern_ctx *x, tern_filter *f,
+			   tern_arena *a, bool *live_only)
+{
+	cr_assert_eq(tern_ctx_relay(x), ud);
+	atomic_fetch_add(&sub_count_rewrites, 1);
+	*live_only = true;
+}
+
+static void router_count_seen(void *ud, tern_ctx *x, tern_filter *f,
+			      tern_arena *a, bool *live_only)
+{
+	atomic_fetch_add(&router_count_rewrites, 1);
+}
+
+static bool kind_7_filters(void *ud, const tern_filter *f)
+{
+	return f->nkinds == 1 && f->kinds[0] == 7;
+}
+
+static bool kind_7_events(void *ud, const tern_event *ev)
+{
+	return ev->kind == 7;
+}
+
+/* With a router, the hooks of the relay a filter is routed to run. */
+Test(hooks, overwrite_count_filter_routed)
+{
+	tern_relay *sub;
+	tern_memory *m;
+	tern_config cfg;
+	char err[256], buf[4096], *ev;
+	int fd;
+
+	atomic_store(&sub_count_rewrites, 0);
+	atomic_store(&router_count_rewrites, 0);
+	relay_create(1);
+	tern_config_defaults(&cfg);
+	cr_assert_eq(tern_relay_new_sub(&sub, &cfg, err, sizeof err), 0, "%s",
+		     err);
+	tern_config_free(&cfg);
+	cr_assert_eq(tern_memory_open(&m, NULL), 0);
+	cr_assert_eq(tern_relay_set_backend(sub, &tern_memory_backend, m), 0);
+	cr_assert_eq(tern_relay_add_route(relay, kind_7_events, kind_7_filters,
+					  NULL, sub), 0);
+	cr_assert_eq(tern_on_overwrite_count_filter(sub, "t", sub_count_live,
+						    sub), 0);
+	cr_assert_eq(tern_on_overwrite_count_filter(relay, "t",
+						    router_count_seen, NULL),
+		     0);
+	relay_start();
+	fd = ws_connect(NULL);
+	ev = sign_as(0x21, 7, "[]", "+");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
+	free(ev);
+	ev = note("to the router");
+	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
+	free(ev);
+	/* The kind-7 filter is the sub-relay's, made live-only there; the
+	 * other is the router's. */
+	count_is(fd, "[\"COUNT\",\"c\",{\"kinds\":[7]},{\"kinds\":[1]}]",
+		 "[\"COUNT\",\"c\",{\"count\":1}]");
+	cr_assert_eq(atomic_load(&sub_count_rewrites), 1);
+	cr_assert_eq(atomic_load(&router_count_rewrites), 1);
+	close(fd);
+	relay_join();
+	tern_relay_free(sub);
+	tern_memory_close(m);
+}
+
 /* ---- broadcast and responses ------------------------------------------ */
 
 static bool only_to_first(void *ud, tern_ctx *x, const tern_event *ev)
@@ -1060,6 +1268,86 @@ Test(hooks, conn_accessors)
 	cr_assert_not_null(strstr(publish(fd, ev, buf, sizeof buf), ",true,"));
 	free(ev);
 	cr_assert_eq(atomic_load(&authed_seen), 1);
+	close(fd);
+}
+
+/* ---- on-auth ------------------------------------------------------------ */
+
+static atomic_int auth_calls;
+static char auth_last[65];
+static size_t auth_count_seen;
+
+static void on_auth(void *ud, tern_ctx *x, const uint8_t pubkey[32])
+{
+	tern_conn *c = tern_ctx_conn(x);
+
+	cr_assert_not_null(c);
+	cr_assert_eq(tern_ctx_relay(x), relay);
+	cr_assert_eq(tern_ctx_sub_id(x).n, 0);
+	cr_assert(tern_conn_is_authed_as(c, pubkey));
+	auth_count_seen = tern_conn_authed_count(c);
+	tern_hex_encode(auth_last, pubkey, 32);
+	auth_last[64] = 0;
+	atomic_fetch_add(&auth_calls, 1);
+}
+
+/* Sends an AUTH of seed's key for challenge (spoiled: another one) and
+ * returns the OK in buf. */
+static char *send_auth(int fd, uint8_t seed, const char *challenge,
+		       char *buf, size_t cap)
+{
+	char tags[256], *ev;
+
+	snprintf(tags, sizeof tags, "[[\"challenge\",\"%s\"],"
+		 "[\"relay\",\"ws://127.0.0.1/\"]]", challenge);
+	ev = sign_as(seed, 22242, tags, "");
+	snprintf(buf, cap, "[\"AUTH\",%s]", ev);
+	free(ev);
+	ws_send(fd, buf);
+	return ws_recv_reply(fd, buf, cap);
+}
+
+Test(hooks, on_auth)
+{
+	char buf[4096], challenge[65], pk[65];
+	int fd;
+
+	atomic_store(&auth_calls, 0);
+	relay_create(1);
+	cr_assert_eq(tern_on_auth(relay, "t", NULL, NULL), TERN_EINVAL);
+	cr_assert_eq(tern_on_auth(relay, "t", on_auth, NULL), 0);
+	relay_start();
+	fd = ws_connect(challenge);
+
+	/* A refused AUTH (wrong challenge) calls nothing. */
+	cr_assert_not_null(strstr(send_auth(fd, 0x21, "0123", buf, sizeof buf),
+				  ",false,"), "%s", buf);
+	cr_assert_eq(atomic_load(&auth_calls), 0);
+	/* Each successful AUTH once, with its pubkey, already recorded. */
+	cr_assert_not_null(strstr(send_auth(fd, 0x21, challenge, buf,
+					    sizeof buf), ",true,"), "%s", buf);
+	cr_assert_eq(atomic_load(&auth_calls), 1);
+	signer_pubkey(0x21, pk);
+	cr_assert_str_eq(auth_last, pk);
+	cr_assert_eq(auth_count_seen, 1);
+	cr_assert_not_null(strstr(send_auth(fd, 0x22, challenge, buf,
+					    sizeof buf), ",true,"), "%s", buf);
+	cr_assert_eq(atomic_load(&auth_calls), 2);
+	signer_pubkey(0x22, pk);
+	cr_assert_str_eq(auth_last, pk);
+	cr_assert_eq(auth_count_seen, 2);
+	/* Again as the first: called again, the count stays. */
+	cr_assert_not_null(strstr(send_auth(fd, 0x21, challenge, buf,
+					    sizeof buf), ",true,"), "%s", buf);
+	cr_assert_eq(atomic_load(&auth_calls), 3);
+	signer_pubkey(0x21, pk);
+	cr_assert_str_eq(auth_last, pk);
+	cr_assert_eq(auth_count_seen, 2);
+	/* Removed: no more calls. */
+	tern_hooks_remove_owner(relay, "t");
+	cr_assert_not_null(strstr(send_auth(fd, 0x23, challenge, buf,
+					    sizeof buf), ",true,"), "%s", buf);
+	cr_assert_eq(atomic_load(&auth_calls), 3);
 	close(fd);
 }
 
