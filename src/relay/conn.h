@@ -1,9 +1,10 @@
 /*
- * One client connection's transport: the TCP handle, the HTTP phase
- * (request head, routes), the WebSocket phase (frame parser, deflate,
- * close handshake, keepalive) and the bounded output queue. What a
- * connection means to the protocol (subscriptions, auth) lives in
- * session.h.
+ * One client connection's transport: the TCP handle and its lifetime, the
+ * upgrade to WebSocket and the WebSocket phase (frame parser, deflate,
+ * close handshake, keepalive), and the bounded output queue. The HTTP
+ * phase that comes first (reading a request, routing and answering it)
+ * is conn_http.h. What a connection means to the protocol (subscriptions,
+ * auth) lives in session.h.
  *
  * Lifetime: a connection is closed asynchronously (never freed under its
  * own callback). After its handle's close callback it leaves the thread's
@@ -38,6 +39,7 @@
 
 #include <uv.h>
 
+#include "http/request.h"
 #include "relay/ctx.h"
 #include "relay/iplimit.h"
 #include "relay/order.h"
@@ -47,6 +49,10 @@
 #include "ws/frame.h"
 
 typedef struct tern__io tern__io;
+
+/* Time a client gets to send its request head (and an HTTP handler's
+ * answer gets to be sent). */
+#define TERN__CONN_HEAD_TIMEOUT_MS 10000
 
 typedef enum tern__conn_state {
 	TERN__CONN_HTTP,     /* reading a request head */
@@ -74,9 +80,10 @@ struct tern__conn {
 	bool ip_counted;          /* counting done (ipslot may be NULL) */
 	bool ip_over;             /* over max_connections_per_ip: 429 */
 
+	/* HTTP phase (conn_http.h) */
 	bool http_job;            /* an HTTP handler is answering the
 				     request (http_hooks.h) */
-	uint8_t *head;            /* HTTP phase: request head so far */
+	uint8_t *head;            /* request head so far */
 	size_t head_len;
 	size_t head_cap;          /* bytes of head when grown to hold a
 				     request body (manage.h); 0: the
@@ -146,44 +153,22 @@ void tern__conn_abort(tern__conn *c);
 /* Writes the queued output (the io's flush pass). */
 void tern__conn_flush(tern__conn *c);
 
-/* Queues a complete HTTP answer (CORS headers, Connection: close, then
- * extra: more header lines, each ending in CRLF, or NULL) and closes once
- * it is sent. HTTP phase only. */
-void tern__conn_http_reply(tern__conn *c, int status, const char *ctype,
-			   const void *body, size_t len, const char *extra);
-
-/* As tern__conn_http_reply(), without the body when head_only; extra may
- * be of any length. */
-void tern__conn_http_answer(tern__conn *c, int status, const char *ctype,
-			    const void *body, size_t len, const char *extra,
-			    bool head_only);
-/* A text/plain error answer "<status> <text>: <reason>". */
-void tern__conn_http_error(tern__conn *c, int status, const char *reason,
-			   const char *extra);
-
-/* The relay's own answer to a request it does not serve (http_hooks.h:
- * when no handler answered). */
-typedef enum tern__http_unserved {
-	TERN__HTTP_NOT_FOUND,  /* 404 */
-	TERN__HTTP_BAD_METHOD, /* 405, with Allow */
-	TERN__HTTP_PREFLIGHT,  /* OPTIONS: 204 with the CORS headers */
-} tern__http_unserved;
-void tern__conn_http_unserved(tern__conn *c, tern__http_unserved u);
+/*
+ * Counts c under c->ip in the relay-wide per-IP table (above); sets
+ * c->ip_over when that is over the limit. Once per connection.
+ */
+void tern__conn_count_ip(tern__conn *c);
 
 /*
- * A request handed to a thread-pool job (http_hooks.h): job_begin stops
- * reading, counts the job as pending and suspends the request timeout;
- * job_end (I/O thread, when the job is back) undoes the count and gives
- * the answer the request timeout anew to be sent. Whether the connection
- * is still there to answer is then tern__conn_http_waiting().
+ * A WebSocket upgrade request req, parsed from head[0..hlen), with
+ * rest[0..nrest) the bytes read after it: runs the reject-connection
+ * hooks, then upgrades (handing rest to the WebSocket parser) or answers
+ * 429. When a hook defers, c is parked with copies of head and rest as
+ * its saved input. HTTP phase, c's I/O thread.
  */
-void tern__conn_http_job_begin(tern__conn *c);
-void tern__conn_http_job_end(tern__conn *c);
-
-static inline bool tern__conn_http_waiting(const tern__conn *c)
-{
-	return !c->handle_closed && c->state == TERN__CONN_HTTP;
-}
+void tern__conn_upgrade(tern__conn *c, const tern__http_request *req,
+			const uint8_t *head, size_t hlen, uint8_t *rest,
+			size_t nrest);
 
 /* Keepalive and close deadlines; called once a second. */
 void tern__conn_tick(tern__conn *c, uint64_t now);

@@ -2,7 +2,7 @@
  * HTTP handlers (tern_on_http_request(), include/tern/hooks.h): serving
  * the HTTP requests the relay itself does not serve.
  *
- * conn.c decides which requests go to the handlers (any path but "/",
+ * conn_http.c decides which requests go to the handlers (any path but "/",
  * and on "/" the methods the relay has no use for), waits for the body
  * of one with a Content-Length of at most TERN_HTTP_MAX_BODY (kept with
  * the head, as for NIP-86 calls), then calls tern__http_hooks_serve().
@@ -10,7 +10,7 @@
  * libuv's thread pool, where a handler may block; the answer comes back
  * to the connection's I/O thread, which sends it (or the relay's own
  * 404/405/204 when every handler declined). The connection counts the
- * job as pending (conn.h) so that it is not freed before the answer
+ * job as pending (conn_http.h) so that it is not freed before the answer
  * comes back; the answer is dropped if it closed.
  *
  * The pool thread reads the hook list from the relay's shared reader
@@ -27,7 +27,7 @@
 #include <tern/hooks.h>
 
 #include "http/request.h"
-#include "relay/conn.h"
+#include "relay/conn_http.h"
 
 /*
  * Hands req, a complete head followed by body[0..n) (the bytes read after

@@ -27,6 +27,7 @@
 #include "proto/json.h"
 #include "proto/rpc.h"
 #include "relay/conn.h"
+#include "relay/conn_http.h"
 #include "relay/io.h"
 #include "relay/manage.h"
 #include "relay/relay.h"

@@ -3,12 +3,12 @@
  * connection path that recognizes a management POST, reads its body and
  * answers it, plus the dispatch of one call (run on a thread-pool thread).
  *
- * conn.c keeps the whole request (head + body) in its head buffer: it asks
- * tern__manage_body_len() how many body bytes to wait for, then routes the
- * complete request to tern__manage_serve(), which copies what the call
- * needs, stops reading, and queues the call with uv_queue_work(). The
- * connection counts the call as pending (conn.h) so that it is not freed
- * before the answer comes back; the answer is dropped if it closed.
+ * conn_http.c keeps the whole request (head + body) in its head buffer:
+ * it asks tern__manage_body_len() how many body bytes to wait for, then
+ * routes the complete request to tern__manage_serve(), which copies what
+ * the call needs, stops reading, and queues the call with uv_queue_work().
+ * The connection counts the call as pending (conn.h) so that it is not
+ * freed before the answer comes back; the answer is dropped if it closed.
  */
 #ifndef TERN_RELAY_MANAGE_H
 #define TERN_RELAY_MANAGE_H
