@@ -24,9 +24,11 @@
  * that received the EVENT, after its id and signature were checked);
  * filter policies are reject-filter hooks registered for REQ and for COUNT
  * (I/O thread of the connection, once per filter); the remove-* policies
- * are overwrite-filter hooks (REQ only); the connection rate limiter is a
- * reject-connection hook (before the WebSocket upgrade: refusal is HTTP
- * 429). None blocks: every hook is a few comparisons, and the rate limiters
+ * are overwrite-filter hooks registered for REQ and for COUNT (same
+ * thread, once per filter, before the reject-filter hooks: a COUNT is
+ * narrowed as a REQ with its filters would be); the connection rate
+ * limiter is a reject-connection hook (before the WebSocket upgrade:
+ * refusal is HTTP 429). None blocks: every hook is a few comparisons, and the rate limiters
  * take one short per-shard mutex.
  *
  * Events and filters that do not come from a client (injected events,
@@ -240,7 +242,12 @@ int tern_policy_filter_ip_rate_limiter(tern_relay *r, const void *owner,
  */
 int tern_policy_reject_kind4_snoopers(tern_relay *r, const void *owner);
 
-/* ---- filter rewriting (overwrite-filter hooks, REQ) ---------------------- */
+/* ---- filter rewriting (overwrite-filter hooks, REQ and COUNT) ------------
+ *
+ * Each is registered with tern_on_overwrite_filter() and
+ * tern_on_overwrite_count_filter(): the filters of a COUNT are rewritten
+ * as those of a REQ. A COUNT filter left matching nothing adds 0 to the
+ * count without asking the backend. */
 
 /* remove-search-queries: drops "search" from filters (they then run as
  * plain filters). */

@@ -1,7 +1,7 @@
 /*
- * Filter policies as reject-filter hooks (registered for REQ and COUNT)
- * and filter rewrites as overwrite-filter hooks (include/tern/policy.h),
- * thin adapters around filters.c.
+ * Filter policies as reject-filter hooks and filter rewrites as
+ * overwrite-filter hooks, each registered for REQ and for COUNT
+ * (include/tern/policy.h), thin adapters around filters.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +155,8 @@ int tern_policy_filter_ip_rate_limiter(tern_relay *r, const void *owner,
 
 /* ---- rewrites ------------------------------------------------------------------ */
 
+/* Keeps st (may be NULL) and registers fn for REQ and for COUNT, so that
+ * a COUNT is narrowed as the REQ with the same filters would be. */
 static int add_rewrite(tern_relay *r, const void *owner,
 		       tern_overwrite_filter_fn fn, void *st)
 {
@@ -169,7 +171,8 @@ static int add_rewrite(tern_relay *r, const void *owner,
 		if (rc)
 			return rc;
 	}
-	return tern_on_overwrite_filter(r, owner, fn, st);
+	rc = tern_on_overwrite_filter(r, owner, fn, st);
+	return rc ? rc : tern_on_overwrite_count_filter(r, owner, fn, st);
 }
 
 static void remove_search(void *ud, tern_ctx *x, tern_filter *f,

@@ -337,6 +337,27 @@ describe('filter rewriting', () => {
 		// "search" is dropped: served as a plain filter
 		assert.deepEqual((await c.req('s', { kinds: [1], authors: [pk], search: 'zzz' })).map((e) => e.id), [note.id]);
 	});
+
+	test('COUNT filters are rewritten as REQ filters are', T, async () => {
+		const { sk, pk } = keys();
+		const c = await ctx.open();
+		await expectOk(c, mkEvent(sk, { tags: [['t', 'y']] }));
+		await expectOk(c, mkEvent(sk, { kind: 7, content: '+', tags: [['e', randHex()]] }));
+		const count = async (sub, filter) => {
+			const r = await c.count(sub, filter);
+			assert.equal(r[0], 'COUNT', JSON.stringify(r));
+			return r[2].count;
+		};
+		// kind 7 is removed: only the note is counted
+		assert.equal(await count('k', { kinds: [1, 7], authors: [pk] }), 1);
+		// a filter left with no kind counts nothing
+		assert.equal(await count('none', { kinds: [7], authors: [pk] }), 0);
+		// "#e" is dropped, "#t" kept
+		assert.equal(await count('tag', { kinds: [1], authors: [pk], '#e': [randHex()], '#t': ['y'] }), 1);
+		assert.equal(await count('tag2', { kinds: [1], authors: [pk], '#t': ['x'] }), 0);
+		// "search" is dropped: counted as a plain filter
+		assert.equal(await count('s', { kinds: [1], authors: [pk], search: 'zzz' }), 1);
+	});
 });
 
 describe('connection rate limiter', () => {

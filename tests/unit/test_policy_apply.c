@@ -2,7 +2,8 @@
  * Unit tests for registering policies on a relay (the constructors of
  * src/policy, defaults.c, registry.c): parameters are checked, every
  * switch of relay.policies registers, and the state is released exactly
- * once (ASan would report a leak or a double free). What the registered
+ * once (ASan would report a leak or a double free); the filter rewrites
+ * are registered for REQ and for COUNT alike. What the registered
  * policies do on the wire is tests/integration/policies.test.mjs.
  */
 #include <arpa/inet.h>
@@ -15,10 +16,15 @@
 
 #include <criterion/criterion.h>
 
+#include <tern/arena.h>
 #include <tern/config.h>
 #include <tern/error.h>
+#include <tern/filter.h>
 #include <tern/policy.h>
 #include <tern/relay.h>
+
+#include "relay/hooks.h"
+#include "relay/relay.h"
 
 static tern_relay *relay;
 static char dbdir[64];
@@ -191,4 +197,104 @@ Test(policy_apply, config_switches)
 	cr_expect_eq(tern_policy_apply_config(relay, &cfg), 0);
 	tern_policy_remove(relay, tern_policy_owner_config);
 	tern_config_free(&cfg);
+}
+
+/* The only hook of point p: its owner is me. */
+static const tern__hook *only_hook(tern__hook_point p)
+{
+	const tern__hook_list *l = tern__hooks_get(&relay->hooks, p);
+
+	cr_assert_not_null(l);
+	cr_assert_eq(l->n, 1);
+	cr_expect_eq(l->v[0].owner, me);
+	return &l->v[0];
+}
+
+/* Runs the rewrite of a hook on the filter of json; returns the filter. */
+static tern_filter rewrite(const tern__hook *h, const char *json,
+			   tern_arena *a)
+{
+	tern_filter f;
+	tern_reason why = { 0 };
+	bool live_only = false;
+
+	cr_assert_eq(tern_filter_parse(&f, (const uint8_t *)json, strlen(json),
+				       NULL, a, &why), 0, "%s", why.msg);
+	((tern_overwrite_filter_fn)h->fn)(h->ud, NULL, &f, a, &live_only);
+	cr_expect_not(live_only);
+	return f;
+}
+
+/*
+ * Each rewrite policy puts one hook in the overwrite-filter list and the
+ * same one (function and state) in the overwrite-count-filter list, so a
+ * COUNT filter is narrowed as a REQ filter is; removing the owner empties
+ * both lists.
+ */
+Test(policy_apply, rewrites_apply_to_req_and_count)
+{
+	static const uint32_t k[] = { 1, 7 };
+	static const tern__hook_point pts[] = { TERN__H_OVERWRITE_FILTER,
+						TERN__H_OVERWRITE_COUNT_FILTER };
+	tern_arena a;
+	tern_filter f;
+
+	tern_arena_init(&a, 0);
+	for (int which = 0; which < 3; which++) {
+		const tern__hook *req, *count;
+
+		switch (which) {
+		case 0:
+			cr_assert_eq(tern_policy_remove_search_queries(relay, me),
+				     0);
+			break;
+		case 1:
+			cr_assert_eq(tern_policy_remove_all_but_kinds(relay, me,
+								      k, 2), 0);
+			break;
+		default:
+			cr_assert_eq(tern_policy_remove_all_but_tags(relay, me,
+								     "t"), 0);
+			break;
+		}
+		req = only_hook(TERN__H_OVERWRITE_FILTER);
+		count = only_hook(TERN__H_OVERWRITE_COUNT_FILTER);
+		cr_expect_eq(req->fn, count->fn);
+		cr_expect_eq(req->ud, count->ud);
+		for (size_t i = 0; i < 2; i++) {
+			const tern__hook *h = only_hook(pts[i]);
+
+			switch (which) {
+			case 0:
+				f = rewrite(h, "{\"search\":\"x\",\"kinds\":[1]}",
+					    &a);
+				cr_expect_not(f.has_search);
+				cr_expect_eq(f.nkinds, 1);
+				break;
+			case 1:
+				f = rewrite(h, "{\"kinds\":[1,4,7]}", &a);
+				cr_expect_eq(f.nkinds, 2);
+				cr_expect_eq(f.kinds[0], 1);
+				cr_expect_eq(f.kinds[1], 7);
+				/* none left: matches (and counts) nothing */
+				f = rewrite(h, "{\"kinds\":[4]}", &a);
+				cr_expect_eq(f.nkinds, 0);
+				cr_expect_not_null(f.kinds);
+				cr_expect_gt(f.since, f.until);
+				break;
+			default:
+				f = rewrite(h, "{\"#r\":[\"a\"],\"#t\":[\"b\"]}",
+					    &a);
+				cr_expect_eq(f.ntags, 1);
+				cr_expect_eq(f.tags[0].name, 't');
+				break;
+			}
+		}
+		tern_policy_remove(relay, me);
+		cr_expect_not(tern__hooks_any(&relay->hooks,
+					      TERN__H_OVERWRITE_FILTER));
+		cr_expect_not(tern__hooks_any(&relay->hooks,
+					      TERN__H_OVERWRITE_COUNT_FILTER));
+	}
+	tern_arena_free(&a);
 }
