@@ -53,11 +53,14 @@ typedef struct range {
 	MDB_cursor *cur;
 } range;
 
-/* An event of an "ids" filter, or of a tie group. */
+/* An event of an "ids" filter, or of a tie group (with its record as read
+ * in call gen of the query, valid while that call runs). */
 typedef struct idref {
 	uint64_t ca;
 	uint64_t serial;
 	uint8_t id[32];
+	MDB_val rec;
+	uint32_t gen;
 } idref;
 
 typedef struct fstate {
@@ -669,10 +672,11 @@ static void grp_down(fstate *F, size_t i)
 
 /* Adds an event to the tie group, which keeps the `remaining` lowest ids
  * (a max-heap by id once it holds that many). */
-static int grp_add(fstate *F, uint64_t ca, uint64_t serial,
-		   const uint8_t id[32])
+static int grp_add(tern_query *q, fstate *F, uint64_t ca, uint64_t serial,
+		   const MDB_val *rec)
 {
-	idref e = { .ca = ca, .serial = serial };
+	idref e = { .ca = ca, .serial = serial, .rec = *rec, .gen = q->gen };
+	const uint8_t *id = tern__hdr_id(rec->mv_data);
 
 	memcpy(e.id, id, 32);
 	if (F->ngrp == F->remaining) {
@@ -729,7 +733,7 @@ static int grp_fill(tern_query *q, fstate *F)
 			if ((rc = record(q, serial, &v)) < 0)
 				return rc;
 			if (rc && candidate_ok(q, F, &v, NULL) &&
-			    (rc = grp_add(F, ca, serial, tern__hdr_id(v.mv_data))))
+			    (rc = grp_add(q, F, ca, serial, &v)))
 				return rc;
 		}
 next:
@@ -748,10 +752,11 @@ static int grp_peek(tern_query *q, fstate *F)
 	for (;;) {
 		for (; F->grppos < F->ngrp; F->grppos++) {
 			const idref *e = &F->grp[F->grppos];
-			MDB_val v;
-			int rc = record(q, e->serial, &v);
+			MDB_val v = e->rec;
+			int rc = 1;
 
-			if (rc < 0)
+			/* read again in a later call (a new transaction) */
+			if (e->gen != q->gen && (rc = record(q, e->serial, &v)) < 0)
 				return rc;
 			if (rc) {
 				peek_set(q, F, e->ca, e->serial, &v);
