@@ -22,6 +22,7 @@
 
 #include "cli_common.h"
 #include "manage.h"
+#include "metrics.h"
 
 typedef struct serve_opts {
 	const char *config, *bind, *port, *db;
@@ -162,6 +163,7 @@ static int run_serve(const cli_command *cmd, int argc, char **argv)
 	tern_relay *relay = NULL;
 	tern_plugin *plugin = NULL;
 	serve_manage *manage = NULL;
+	serve_metrics *metrics = NULL;
 	sig_ctx sc;
 	pthread_t sigthread;
 	char err[512] = "";
@@ -202,11 +204,16 @@ static int run_serve(const cli_command *cmd, int argc, char **argv)
 	if (rc == 0)
 		rc = attach_plugin(relay, &cfg.relay.plugin, &plugin, err,
 				   sizeof err);
+	if (rc == 0)
+		rc = serve_metrics_start(&metrics, relay, &cfg, plugin, err,
+					 sizeof err);
 	if (rc) {
 		cli_error("%s", err[0] ? err : tern_strerror(rc));
+		tern_plugin_detach(plugin);
 		tern_relay_free(relay);
 		tern_policy_release(relay);
 		serve_manage_free(manage);
+		serve_metrics_free(metrics);
 		tern_config_free(&cfg);
 		return CLI_EXIT_FAIL;
 	}
@@ -219,6 +226,7 @@ static int run_serve(const cli_command *cmd, int argc, char **argv)
 		tern_relay_free(relay);
 		tern_policy_release(relay);
 		serve_manage_free(manage);
+		serve_metrics_free(metrics);
 		tern_config_free(&cfg);
 		return CLI_EXIT_FAIL;
 	}
@@ -229,6 +237,7 @@ static int run_serve(const cli_command *cmd, int argc, char **argv)
 	tern_relay_free(relay);
 	tern_policy_release(relay);
 	serve_manage_free(manage);
+	serve_metrics_free(metrics);
 	tern_config_free(&cfg);
 	if (rc) {
 		cli_error("relay: %s", tern_strerror(rc));
@@ -244,8 +253,9 @@ const cli_command cmd_serve = {
 	"Usage: tern serve [--config FILE] [--bind ADDR] [--port N] [--db DIR]\n"
 	"\n"
 	"Runs the Nostr relay: WebSocket (NIP-01, 42, 45, 70), NIP-11 relay\n"
-	"information, a small HTML page and, with management.admins set, the\n"
-	"NIP-86 management API over HTTP. Settings come from the\n"
+	"information, a small HTML page, with management.admins set the\n"
+	"NIP-86 management API over HTTP and, with metrics.enabled, Prometheus\n"
+	"metrics (docs/OPERATIONS.md). Settings come from the\n"
 	"defaults, then FILE, then the flags (docs/CONFIG.md lists every\n"
 	"setting; tern.conf is a commented sample).\n"
 	"\n"

@@ -71,6 +71,9 @@ extern "C" {
 /* The most pubkeys management.admins may list. */
 #define TERN_CONFIG_MAX_ADMINS 1024
 
+/* The most networks metrics.allow may list. */
+#define TERN_CONFIG_MAX_NETS 256
+
 /* NIP-11 relay information (relay.info). Empty strings are left out. */
 typedef struct tern_config_info {
 	const char *name;             /* "tern" */
@@ -219,9 +222,35 @@ typedef struct tern_config_management {
 	size_t nadmins;
 } tern_config_management;
 
+/*
+ * A network of metrics.allow: the first prefix bits of addr. An IPv4
+ * network is kept IPv4-mapped (::ffff:a.b.c.d, prefix 96 + its own), so
+ * that it also matches clients an IPv6 socket reports in that form.
+ */
+typedef struct tern_config_net {
+	uint8_t addr[16]; /* network byte order; bits past prefix are 0 */
+	uint8_t prefix;   /* 0..128 */
+} tern_config_net;
+
+/* metrics: the Prometheus endpoint of `tern serve` (docs/OPERATIONS.md).
+ * Read when the relay starts (SIGHUP does not change it). */
+typedef struct tern_config_metrics {
+	bool enabled;                /* false */
+	const char *path;            /* "/metrics": starts with '/', longer
+					than "/", no '?', '#', spaces or
+					control bytes */
+	const tern_config_net *allow; /* clients that may read it (IP or
+					 CIDR in the file); default
+					 127.0.0.1 and ::1; none: every
+					 client is refused. See "Ownership"
+					 above (as the kinds arrays). */
+	size_t nallow;
+} tern_config_metrics;
+
 typedef struct tern_config {
 	tern_config_relay relay;
 	tern_config_management management;
+	tern_config_metrics metrics;
 	/* store: dir, map_size, batch_max, queue_max, purge_interval and
 	   no_sync come from the file; read_only is never set by it. Pass
 	   &cfg.store to tern_store_open(). */

@@ -36,6 +36,7 @@
 #include <tern/error.h>
 
 #include "config/management.h"
+#include "config/metrics.h"
 #include "config/prescan.h"
 #include "core/utf8.h"
 
@@ -51,11 +52,12 @@ struct tern__config_owned {
  * of those letters (const char * at off). */
 enum kind {
 	K_GROUP, K_U16, K_U32, K_U64, K_BOOL, K_STR, K_LEVEL, K_KINDS,
-	K_LETTERS, K_PUBKEYS /* 32-byte keys at off, count at noff */
+	K_LETTERS, K_PUBKEYS, K_NETS /* 32-byte keys / tern_config_nets at off,
+					count at noff */
 };
 
 /* Extra checks on string values (all must also be valid UTF-8). */
-enum check { C_NONE, C_NONEMPTY, C_ADDR, C_WSURL, C_HEADER, C_PUBKEY };
+enum check { C_NONE, C_NONEMPTY, C_ADDR, C_WSURL, C_HEADER, C_PUBKEY, C_PATH };
 
 struct setting {
 	const char *name;
@@ -239,6 +241,12 @@ static const struct setting settings[] = {
 	GROUP("management"),
 	{ "management.admins", K_PUBKEYS, C_NONE, false, OFF(management.admins),
 	  0, TERN_CONFIG_MAX_ADMINS, OFF(management.nadmins) },
+
+	GROUP("metrics"),
+	BOOL("metrics.enabled", metrics.enabled, false),
+	STR("metrics.path", metrics.path, C_PATH, false),
+	{ "metrics.allow", K_NETS, C_NONE, false, OFF(metrics.allow), 0,
+	  TERN_CONFIG_MAX_NETS, OFF(metrics.nallow) },
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -343,7 +351,7 @@ static bool referenced(const tern_config *c, const void *p)
 		const struct setting *s = &settings[i];
 
 		if ((s->kind == K_STR || s->kind == K_LETTERS ||
-		     s->kind == K_KINDS || s->kind == K_PUBKEYS) &&
+		     s->kind == K_KINDS || s->kind >= K_PUBKEYS) &&
 		    *(const void *const *)field(c, s) == p)
 			return true;
 	}
@@ -576,6 +584,10 @@ static bool check_string(struct sbuf *e, const struct setting *s,
 		       s->name);
 		return false;
 	}
+	case C_PATH:
+		if (!tern__config_http_path_ok(v))
+			sb_add(e, "%s: must be a path like \"/metrics\"", s->name);
+		return tern__config_http_path_ok(v);
 	default:
 		return true;
 	}
@@ -867,21 +879,24 @@ static int load_value(struct ld *l, const struct setting *s,
 		return load_kinds(l, s, v, line);
 	case K_LETTERS:
 		return load_letters(l, s, v, line);
-	case K_PUBKEYS: {
+	case K_PUBKEYS:
+	case K_NETS: {
 		int n = config_setting_length(v);
-		uint8_t (*k)[32] = n > 0 ? own(&l->fresh, (size_t)n * 32) : NULL;
+		size_t es = s->kind == K_NETS ? sizeof(tern_config_net) : 32;
+		void *k = n > 0 ? own(&l->fresh, (size_t)n * es) : NULL;
 		char msg[160];
 		long m;
 
 		if (n > 0 && !k)
 			return fail(&l->err, l->name, 0, TERN_ENOMEM,
 				    "out of memory");
-		m = tern__config_admins(v, k, msg, sizeof msg);
+		m = s->kind == K_NETS ? tern__config_nets(v, k, msg, sizeof msg)
+				      : tern__config_admins(v, k, msg, sizeof msg);
 		if (m < 0)
 			return fail(&l->err, l->name, line, TERN_EINVAL,
 				    "%s%s%s", s->name, msg[0] == '[' ? "" : ": ",
 				    msg);
-		*(const uint8_t (**)[32])field(&l->tmp, s) = m ? k : NULL;
+		*(const void **)field(&l->tmp, s) = m ? k : NULL;
 		*(size_t *)((char *)&l->tmp + s->noff) = (size_t)m;
 		return 0;
 	}
@@ -1074,13 +1089,15 @@ static bool same(const tern_config *a, const tern_config *b,
 
 		return n == m && (!n || !memcmp(x, y, n * sizeof(uint32_t)));
 	}
-	case K_PUBKEYS: {
+	case K_PUBKEYS:
+	case K_NETS: {
 		size_t n = *(const size_t *)((const char *)a + s->noff);
 		const void *x = *(const void *const *)field(a, s);
 		const void *y = *(const void *const *)field(b, s);
+		size_t es = s->kind == K_NETS ? sizeof(tern_config_net) : 32;
 
 		return n == *(const size_t *)((const char *)b + s->noff) &&
-		       (!n || !memcmp(x, y, n * 32));
+		       (!n || !memcmp(x, y, n * es));
 	}
 	default:
 		return get_int(a, s) == get_int(b, s);
@@ -1125,8 +1142,9 @@ static void format_value(struct sbuf *b, const tern_config *c,
 		break;
 	}
 	case K_PUBKEYS:
-		sb_add(b, "[%zu pubkeys]",
-		       *(const size_t *)((const char *)c + s->noff));
+	case K_NETS:
+		sb_add(b, "[%zu %s]", *(const size_t *)((const char *)c + s->noff),
+		       s->kind == K_NETS ? "networks" : "pubkeys");
 		break;
 	case K_BOOL:
 		sb_add(b, "%s", get_int(c, s) ? "true" : "false");

@@ -14,6 +14,12 @@
 
 static const uint32_t default_kinds[] = { 4, 1059 };
 
+/* metrics.allow: 127.0.0.1 (IPv4-mapped, tern/config.h) and ::1 */
+static const tern_config_net default_allow[] = {
+	{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1 }, 128 },
+	{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 128 },
+};
+
 void tern_config_defaults(tern_config *c)
 {
 	memset(c, 0, sizeof *c);
@@ -73,6 +79,11 @@ void tern_config_defaults(tern_config *c)
 	r->plugin.timeout_ms = 2000;
 	r->plugin.fail_open = false;
 	r->plugin.reload_on_change = true;
+
+	c->metrics.enabled = false;
+	c->metrics.path = "/metrics";
+	c->metrics.allow = default_allow;
+	c->metrics.nallow = sizeof default_allow / sizeof default_allow[0];
 
 	tern_store_options_defaults(&c->store);
 	c->store.dir = "./tern-db";

@@ -1,4 +1,5 @@
 /* Unit tests for src/config: defaults, the strict loader, validate, diff. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -747,5 +748,148 @@ Test(config, sample_file_names_policies_and_plugin)
 		snprintf(pat, sizeof pat, "\t%s = ", names[i]);
 		cr_assert(strstr(text, pat), "sample lacks %s", names[i]);
 	}
+	free(text);
+}
+
+/* ---- metrics ------------------------------------------------------------- */
+
+static void expect_net(const tern_config_net *n, const char *addr,
+		       unsigned prefix)
+{
+	tern_config_net want = { { 0 }, (uint8_t)prefix };
+
+	if (strchr(addr, ':')) {
+		cr_assert_eq(inet_pton(AF_INET6, addr, want.addr), 1);
+	} else {
+		want.addr[10] = want.addr[11] = 0xff;
+		cr_assert_eq(inet_pton(AF_INET, addr, want.addr + 12), 1);
+	}
+	cr_assert_eq(n->prefix, want.prefix, "%s: prefix %u", addr, n->prefix);
+	cr_assert_eq(memcmp(n->addr, want.addr, 16), 0, "%s", addr);
+}
+
+Test(config, metrics_defaults)
+{
+	cr_assert_eq(cfg.metrics.enabled, false);
+	cr_assert_str_eq(cfg.metrics.path, "/metrics");
+	cr_assert_eq(cfg.metrics.nallow, 2);
+	expect_net(&cfg.metrics.allow[0], "127.0.0.1", 128);
+	expect_net(&cfg.metrics.allow[1], "::1", 128);
+}
+
+Test(config, metrics_load)
+{
+	cr_assert_eq(load("metrics = { enabled = true; path = \"/internal/m\";\n"
+			  "  allow = [ \"10.0.0.0/8\", \"192.0.2.7\", \"fd00::/8\",\n"
+			  "            \"::ffff:10.0.0.0/104\", \"::/0\",\n"
+			  "            \"192.0.2.7/32\" ]; };"), 0, "%s", err);
+	cr_assert_eq(cfg.metrics.enabled, true);
+	cr_assert_str_eq(cfg.metrics.path, "/internal/m");
+	cr_assert_eq(cfg.metrics.nallow, 4, "duplicates are kept once");
+	expect_net(&cfg.metrics.allow[0], "10.0.0.0", 104);
+	expect_net(&cfg.metrics.allow[1], "192.0.2.7", 128);
+	expect_net(&cfg.metrics.allow[2], "fd00::", 8);
+	expect_net(&cfg.metrics.allow[3], "::", 0);
+	cr_assert_eq(tern_config_validate(&cfg, err, sizeof err), 0, "%s", err);
+
+	/* an empty list refuses everyone */
+	cr_assert_eq(load("metrics = { allow = []; };"), 0, "%s", err);
+	cr_assert_eq(cfg.metrics.nallow, 0);
+	cr_assert_null(cfg.metrics.allow);
+	cr_assert_eq(load("metrics = { allow = [ \"0.0.0.0/0\" ]; };"), 0, "%s",
+		     err);
+	cr_assert_eq(cfg.metrics.nallow, 1);
+	expect_net(&cfg.metrics.allow[0], "::ffff:0.0.0.0", 96);
+}
+
+Test(config, metrics_strict)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ "metrics = { enabled = 1; };",
+		  "tern.conf:1: metrics.enabled: expected true or false, got an "
+		  "integer" },
+		{ "metrics = { path = \"metrics\"; };",
+		  "tern.conf:1: metrics.path: must be a path like \"/metrics\"" },
+		{ "metrics = { path = \"/\"; };",
+		  "tern.conf:1: metrics.path: must be a path like \"/metrics\"" },
+		{ "metrics = { path = \"/a b\"; };",
+		  "tern.conf:1: metrics.path: must be a path like \"/metrics\"" },
+		{ "metrics = { path = \"/m?x=1\"; };",
+		  "tern.conf:1: metrics.path: must be a path like \"/metrics\"" },
+		{ "metrics = { allow = \"127.0.0.1\"; };",
+		  "tern.conf:1: metrics.allow: expected an array of addresses or "
+		  "networks like [\"127.0.0.1\", \"10.0.0.0/8\"]" },
+		{ "metrics = { allow = [ 1 ]; };",
+		  "tern.conf:1: metrics.allow: expected an array of addresses or "
+		  "networks like [\"127.0.0.1\", \"10.0.0.0/8\"]" },
+		{ "metrics = { allow = ( \"::1\" ); };",
+		  "tern.conf:1: metrics.allow: expected an array of addresses or "
+		  "networks like [\"127.0.0.1\", \"10.0.0.0/8\"]" },
+		{ "metrics = { allow = [ \"localhost\" ]; };",
+		  "tern.conf:1: metrics.allow[0]: \"localhost\" is not a numeric "
+		  "IPv4 or IPv6 address or CIDR network" },
+		{ "metrics = { allow = [ \"::1\", \"10.0.0.1/8\" ]; };",
+		  "tern.conf:1: metrics.allow[1]: \"10.0.0.1/8\" has address bits "
+		  "set past its prefix length" },
+	};
+	static const char *const nets[] = {
+		"1.2.3.4/33", "::/129", "1.2.3.4/", "1.2.3.4/+1", "1.2.3.4/ 1",
+		"1.2.3.4/0008", "/8", "1.2.3", "", "1.2.3.4 ", "::1/1/1",
+	};
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		expect_error(bad[i].text, TERN_EINVAL, bad[i].msg);
+	for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+		char text[128], msg[160];
+
+		snprintf(text, sizeof text, "metrics = { allow = [ \"%s\" ]; };",
+			 nets[i]);
+		snprintf(msg, sizeof msg, "tern.conf:1: metrics.allow[0]: \"%s\" "
+			 "is not a numeric IPv4 or IPv6 address or CIDR network",
+			 nets[i]);
+		expect_error(text, TERN_EINVAL, msg);
+	}
+	/* nothing changed */
+	cr_assert_eq(cfg.metrics.nallow, 2);
+	cr_assert_str_eq(cfg.metrics.path, "/metrics");
+
+	cfg.metrics.path = "no-slash";
+	cr_assert_eq(tern_config_validate(&cfg, err, sizeof err), TERN_EINVAL);
+	cr_assert_str_eq(err, "metrics.path: must be a path like \"/metrics\"");
+}
+
+Test(config, metrics_diff_needs_restart)
+{
+	tern_config def;
+	char out[256];
+	bool restart = false;
+
+	tern_config_defaults(&def);
+	cr_assert_eq(load("metrics = { allow = [ \"127.0.0.1\", \"::1\" ]; };"),
+		     0, "%s", err);
+	cr_assert_eq(tern_config_diff(&def, &cfg, out, sizeof out, &restart), 0,
+		     "the defaults, written out: %s", out);
+	cr_assert_eq(load("metrics = { enabled = true; allow = [ \"::1\" ]; };"),
+		     0, "%s", err);
+	cr_assert_eq(tern_config_diff(&def, &cfg, out, sizeof out, &restart), 2);
+	cr_assert_str_eq(out, "metrics.enabled=true metrics.allow=[1 networks]");
+	cr_assert(restart);
+}
+
+Test(config, sample_file_names_metrics)
+{
+	FILE *f = fopen(sample_path(), "r");
+	char *text = calloc(1, 65536);
+
+	cr_assert(f);
+	cr_assert(fread(text, 1, 65535, f) > 0);
+	fclose(f);
+	cr_assert(strstr(text, "\nmetrics = {\n"), "sample lacks metrics");
+	cr_assert(strstr(text, "\tenabled = false;"), "sample lacks enabled");
+	cr_assert(strstr(text, "\tpath = \"/metrics\";"), "sample lacks path");
+	cr_assert(strstr(text, "\tallow = [ \"127.0.0.1\", \"::1\" ];"),
+		  "sample lacks allow");
 	free(text);
 }
