@@ -83,6 +83,12 @@ typedef struct fstate {
 	/* the tie group: events of one second, sorted by id (malloc'd) */
 	idref *grp;
 	size_t ngrp, grpcap, grppos;
+	uint64_t grp_ca;      /* its second */
+	bool grp_cut;         /* the limit left out some of that second */
+	/* a refill of second floor_ca takes only ids above floor */
+	bool has_floor;
+	uint64_t floor_ca;
+	uint8_t floor[32];
 	/* the candidate found by peek() in call peek_gen */
 	bool peek_ok;
 	uint32_t peek_gen;
@@ -680,6 +686,7 @@ static int grp_add(tern_query *q, fstate *F, uint64_t ca, uint64_t serial,
 
 	memcpy(e.id, id, 32);
 	if (F->ngrp == F->remaining) {
+		F->grp_cut = true;
 		if (memcmp(id, F->grp[0].id, 32) >= 0)
 			return 0;
 		F->grp[0] = e;
@@ -711,10 +718,16 @@ static int grp_fill(tern_query *q, fstate *F)
 	uint64_t ca;
 	int rc;
 
+	bool floor;
+
 	F->ngrp = F->grppos = 0;
+	F->grp_cut = false;
 	if (!sfx)
 		return 0;
 	ca = tern__keys_suffix_created_at(sfx);
+	F->grp_ca = ca;
+	floor = F->has_floor && F->floor_ca == ca;
+	F->has_floor = false;
 	do {
 		uint64_t serial = tern__keys_suffix_serial(sfx);
 		const uint8_t *idp = F->r[F->heap[0]].idp;
@@ -728,10 +741,19 @@ static int grp_fill(tern_query *q, fstate *F)
 			 * the group's highest: the index value tells, for
 			 * most, without reading the record. */
 			if (F->ngrp == F->remaining &&
-			    memcmp(idp, F->grp[0].id, TERN__KEY_VALUE) > 0)
+			    memcmp(idp, F->grp[0].id, TERN__KEY_VALUE) > 0) {
+				F->grp_cut = true;
+				goto next;
+			}
+			/* a refill: what is not above the floor was seen */
+			if (floor &&
+			    memcmp(idp, F->floor, TERN__KEY_VALUE) < 0)
 				goto next;
 			if ((rc = record(q, serial, &v)) < 0)
 				return rc;
+			if (rc && floor &&
+			    memcmp(tern__hdr_id(v.mv_data), F->floor, 32) <= 0)
+				goto next;
 			if (rc && candidate_ok(q, F, &v, NULL) &&
 			    (rc = grp_add(q, F, ca, serial, &v)))
 				return rc;
@@ -745,27 +767,66 @@ next:
 	return 1;
 }
 
+/*
+ * A member of a cut group was deleted since the group was read: the ids
+ * the limit left out may now be in the cut. Seeks every range back to the
+ * group's second and makes the next fill read it again, taking only the
+ * ids above the last one handed out (or found gone) before.
+ */
+static int grp_rewind(tern_query *q, fstate *F)
+{
+	int rc;
+
+	F->has_floor = F->grppos > 0;
+	F->floor_ca = F->grp_ca;
+	if (F->has_floor)
+		memcpy(F->floor, F->grp[F->grppos - 1].id, 32);
+	F->ngrp = F->grppos = 0;
+	F->has_last = false;
+	F->nheap = 0;
+	for (uint32_t i = 0; i < F->nr; i++) {
+		range *r = &F->r[i];
+
+		tern__keys_suffix(r->key + r->plen, F->grp_ca, UINT64_MAX);
+		if ((rc = range_seek(q, F, r)))
+			return tern__store_err(rc);
+		if (r->state == R_HEAD)
+			F->heap[F->nheap++] = i;
+	}
+	for (uint32_t i = F->nheap / 2; i-- > 0;)
+		heap_down(F, i);
+	return 0;
+}
+
 /* An ordered filter's next result, from its tie group. The group outlives
  * the call (its events are read again by serial in the next one). */
 static int grp_peek(tern_query *q, fstate *F)
 {
+	int rc;
+
 	for (;;) {
 		for (; F->grppos < F->ngrp; F->grppos++) {
 			const idref *e = &F->grp[F->grppos];
 			MDB_val v = e->rec;
-			int rc = 1;
 
+			if (e->gen == q->gen) {
+				peek_set(q, F, e->ca, e->serial, &v);
+				return 1;
+			}
 			/* read again in a later call (a new transaction) */
-			if (e->gen != q->gen && (rc = record(q, e->serial, &v)) < 0)
+			if ((rc = record(q, e->serial, &v)) < 0)
 				return rc;
 			if (rc) {
 				peek_set(q, F, e->ca, e->serial, &v);
 				return 1;
 			}
+			if (F->grp_cut) {
+				if ((rc = grp_rewind(q, F)))
+					return rc;
+				break;
+			}
 		}
-		int rc = grp_fill(q, F);
-
-		if (rc <= 0)
+		if ((rc = grp_fill(q, F)) <= 0)
 			return rc;
 	}
 }

@@ -1220,6 +1220,39 @@ Test(store, ties_in_one_second)
 		cr_assert_lt(st_got_id[i - 1], st_got_id[i]);
 }
 
+/* A limited filter keeps only the lowest ids of a second; when one of
+ * them is deleted between two calls, the next ones of that second move up
+ * into the cut instead of the query moving on to older seconds. */
+Test(store, tie_cut_refilled_after_delete)
+{
+	tern_query *q;
+	tern_filter *fs;
+	size_t n;
+	uint64_t removed;
+	int rc;
+
+	st_open(NULL);
+	st_put_ev(100, 1, 90, 1, "[]", "");
+	for (uint64_t i = 5; i >= 1; i--)
+		st_put_ev(i, 1, 100, 1, "[]", "");
+	fs = st_filters("{\"limit\":3}", &n);
+	cr_assert_eq(tern_query_begin(&q, st_s, fs, n, 0), 0);
+	st_got_clear();
+	cr_assert_eq(tern_query_next(q, 1, st_collect, NULL), 1);
+	fs = st_filters("{\"ids\":[\"0000000000000002000000000000000000000000"
+			"000000000000000000000000\"]}", &n);
+	cr_assert_eq(tern_store_delete(st_s, fs, n, false, &removed), 0);
+	cr_assert_eq(removed, 1);
+	while ((rc = tern_query_next(q, 1, st_collect, NULL)) > 0)
+		;
+	cr_assert_eq(rc, 0);
+	tern_query_end(q);
+	cr_assert_eq(st_got_n, 3);
+	cr_assert_eq(st_got_id[0], 1);
+	cr_assert_eq(st_got_id[1], 3);
+	cr_assert_eq(st_got_id[2], 4);
+}
+
 /* Ids that share their first 8 bytes (what the index entries carry) in
  * one second: the records decide the tie order. */
 Test(store, ties_sharing_first_bytes)
