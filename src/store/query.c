@@ -36,6 +36,11 @@
 #include "store/query.h"
 #include "store/records.h"
 
+/* Most events a tie group holds: a second with more matches than this (and
+ * a limit above it) is read in several passes, each taking the lowest ids
+ * above the previous pass's. */
+#define GRP_MAX 16384
+
 /* Cartesian author x kind products up to this size use "pkkind". */
 #define PKKIND_MAX_PAIRS 1000
 
@@ -676,7 +681,13 @@ static void grp_down(fstate *F, size_t i)
 	}
 }
 
-/* Adds an event to the tie group, which keeps the `remaining` lowest ids
+/* How many events F's tie group keeps. */
+static size_t grp_cap(const fstate *F)
+{
+	return F->remaining < GRP_MAX ? (size_t)F->remaining : GRP_MAX;
+}
+
+/* Adds an event to the tie group, which keeps the grp_cap() lowest ids
  * (a max-heap by id once it holds that many). */
 static int grp_add(tern_query *q, fstate *F, uint64_t ca, uint64_t serial,
 		   const MDB_val *rec)
@@ -685,7 +696,7 @@ static int grp_add(tern_query *q, fstate *F, uint64_t ca, uint64_t serial,
 	const uint8_t *id = tern__hdr_id(rec->mv_data);
 
 	memcpy(e.id, id, 32);
-	if (F->ngrp == F->remaining) {
+	if (F->ngrp == grp_cap(F)) {
 		F->grp_cut = true;
 		if (memcmp(id, F->grp[0].id, 32) >= 0)
 			return 0;
@@ -703,7 +714,7 @@ static int grp_add(tern_query *q, fstate *F, uint64_t ca, uint64_t serial,
 		F->grpcap = cap;
 	}
 	F->grp[F->ngrp++] = e;
-	if (F->ngrp == F->remaining)
+	if (F->ngrp == grp_cap(F))
 		for (size_t i = F->ngrp / 2; i-- > 0;)
 			grp_down(F, i);
 	return 0;
@@ -740,7 +751,7 @@ static int grp_fill(tern_query *q, fstate *F)
 			/* A full group keeps it only if its id is lower than
 			 * the group's highest: the index value tells, for
 			 * most, without reading the record. */
-			if (F->ngrp == F->remaining &&
+			if (F->ngrp == grp_cap(F) &&
 			    memcmp(idp, F->grp[0].id, TERN__KEY_VALUE) > 0) {
 				F->grp_cut = true;
 				goto next;
@@ -768,10 +779,11 @@ next:
 }
 
 /*
- * A member of a cut group was deleted since the group was read: the ids
- * the limit left out may now be in the cut. Seeks every range back to the
- * group's second and makes the next fill read it again, taking only the
- * ids above the last one handed out (or found gone) before.
+ * A cut group (one that left out ids of its second) is used up, or one of
+ * its events was deleted since it was read (the ids it left out may now be
+ * in the cut): seeks every range back to the group's second and makes the
+ * next fill read it again, taking only the ids above the last one handed
+ * out (or found gone) before.
  */
 static int grp_rewind(tern_query *q, fstate *F)
 {
@@ -820,12 +832,11 @@ static int grp_peek(tern_query *q, fstate *F)
 				peek_set(q, F, e->ca, e->serial, &v);
 				return 1;
 			}
-			if (F->grp_cut) {
-				if ((rc = grp_rewind(q, F)))
-					return rc;
+			if (F->grp_cut)
 				break;
-			}
 		}
+		if (F->grp_cut && (rc = grp_rewind(q, F)))
+			return rc;
 		if ((rc = grp_fill(q, F)) <= 0)
 			return rc;
 	}

@@ -1253,6 +1253,58 @@ Test(store, tie_cut_refilled_after_delete)
 	cr_assert_eq(st_got_id[2], 4);
 }
 
+static uint64_t asc_prev, asc_n;
+static bool asc_ok;
+
+/* Visitor: counts results and checks their ids ascend. */
+static bool st_ascending(void *ctx, tern_slice json, uint64_t serial)
+{
+	char hex[17];
+	uint64_t id;
+
+	memcpy(hex, json.p + 7, 16);
+	hex[16] = '\0';
+	id = strtoull(hex, NULL, 16);
+	if (asc_n && id <= asc_prev)
+		asc_ok = false;
+	asc_prev = id;
+	asc_n++;
+	return true;
+}
+
+/* More events in one second than a tie group holds (16,384): without a
+ * limit they all come, lowest id first, in several passes. */
+Test(store, ties_beyond_one_group, .timeout = 120)
+{
+	const int n = 17000;
+	int stored = 0;
+	tern_filter *fs;
+	size_t nf;
+
+	st_open(NULL);
+	for (int i = 0; i < n; i++) {
+		char *j = st_ev(1 + (uint64_t)i * 7919 % (uint64_t)n, 1, 100, 1,
+				"[]", "");
+		tern_event ev;
+
+		cr_assert_eq(tern_event_parse(&ev, (uint8_t *)j, strlen(j),
+					      NULL, &st_arena, NULL), 0);
+		cr_assert_eq(tern_store_submit(st_s, &ev, st_count_stored,
+					       &stored, true), 0);
+		tern_arena_reset(&st_arena);
+		free(j);
+	}
+	cr_assert_eq(tern_store_flush(st_s), 0);
+	cr_assert_eq(stored, n);
+	fs = st_filters("{}", &nf);
+	asc_n = 0;
+	asc_ok = true;
+	cr_assert_eq(tern_store_query(st_s, fs, nf, 0, st_ascending, NULL), 0);
+	cr_assert_eq(asc_n, (uint64_t)n);
+	cr_assert(asc_ok);
+	cr_assert_eq(asc_prev, (uint64_t)n);
+}
+
 /* Ids that share their first 8 bytes (what the index entries carry) in
  * one second: the records decide the tie order. */
 Test(store, ties_sharing_first_bytes)
