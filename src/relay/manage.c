@@ -736,8 +736,8 @@ static void after_cb(uv_work_t *w, int status)
 	tern__conn *c = j->c;
 
 	(void)status;
-	c->pending--;
-	if (!c->handle_closed && c->state == TERN__CONN_HTTP) {
+	tern__conn_http_job_end(c);
+	if (tern__conn_http_waiting(c)) {
 		if (j->out)
 			tern__conn_http_reply(c, j->status, "application/json",
 					      j->out, j->len,
@@ -810,11 +810,10 @@ void tern__manage_serve(tern__conn *c, const tern__http_request *req,
 		.now = (uint64_t)time(NULL),
 	};
 	j->work.data = j;
-	/* No further request on this connection: the answer closes it. */
-	uv_read_stop((uv_stream_t *)&c->tcp);
-	c->pending++;
+	/* The request timeout waits for the call (conn_http.h). */
+	tern__conn_http_job_begin(c);
 	if (uv_queue_work(&c->io->loop, &j->work, work_cb, after_cb)) {
-		c->pending--;
+		tern__conn_http_job_end(c);
 		free(j->body);
 		free(j->auth);
 		free(j);
