@@ -59,6 +59,11 @@
  * before it returns, flushes them all (tern_backend_ops.flush), so that
  * no save of any relay is still completing.
  *
+ * Each relay of a router needs a backend of its own (a backend takes the
+ * overwrite-deletion-outcome hooks of one relay): tern_relay_run() of a
+ * router whose relays share a backend, or a store directory, returns
+ * TERN_EINVAL.
+ *
  * Ownership: the router does not own its sub-relays. Free them with
  * tern_relay_free() once the router's tern_relay_run() has returned (or
  * if it never ran), before or after the router, then what their backends

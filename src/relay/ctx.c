@@ -436,10 +436,10 @@ bool tern__run_deletion_outcome(void *ctx, const tern_event *target,
 {
 	tern_relay *r = ctx;
 	tern__io *io = tern__io_current();
-	/* One of r's I/O threads (a backend saving in save) is online
-	 * already; any other thread (a store's writer) takes the shared
-	 * slot, which several may hold at once. */
-	bool shared = !io || io->r != r;
+	/* An I/O thread of r, or of r's router (a backend saving in save),
+	 * is online already; any other thread (a store's writer) takes the
+	 * shared slot, which several may hold at once. */
+	bool shared = !io || io->r != tern__relay_runner(r);
 	const tern__hook_list *l;
 	bool remove = true;
 

@@ -421,6 +421,42 @@ static void backend_stop(tern_relay *r)
 	tern__relay_deletion_outcome(r, bops, bself, false);
 }
 
+/*
+ * Do a and b store into the same backend? Each relay hands its backend
+ * its own deletion-outcome hooks, so a router and its sub-relays must not
+ * share one (nor the same store directory).
+ */
+static bool same_backend(tern_relay *a, tern_relay *b)
+{
+	const tern_backend_ops *ao, *bo;
+	void *as, *bs;
+
+	if (uses_default_store(a) && uses_default_store(b))
+		return strcmp(a->store_dir, b->store_dir) == 0;
+	backend_of(a, &ao, &as);
+	backend_of(b, &bo, &bs);
+	return ao == bo && as && as == bs;
+}
+
+static int check_backends(tern_relay *r, uint32_t nsub)
+{
+	for (uint32_t i = 0; i <= nsub; i++) {
+		tern_relay *a = i ? r->routes->rel[i] : r;
+
+		for (uint32_t j = i + 1; j <= nsub; j++) {
+			if (same_backend(a, r->routes->rel[j])) {
+				tern_log(TERN_LOG_ERROR, "relay", "%s and "
+					 "sub-relay %u share a backend: give "
+					 "each relay of a router its own",
+					 i ? "a sub-relay" : "the router",
+					 (unsigned)j);
+				return TERN_EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 int tern_relay_run(tern_relay *r)
 {
 	const tern_backend_ops *bops;
@@ -434,6 +470,8 @@ int tern_relay_run(tern_relay *r)
 		return TERN_EINVAL;
 	r->ran = true;
 	ignore_sigpipe();
+	if (nsub && (rc = check_backends(r, nsub)))
+		return rc;
 	rc = backend_start(r);
 	if (rc)
 		return rc;

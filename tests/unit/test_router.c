@@ -461,6 +461,16 @@ Test(router, add_route_is_checked)
 		     TERN_EINVAL);
 }
 
+/* Each relay of a router hands its backend its own deletion-outcome
+ * hooks: a shared backend is refused when the router runs. */
+Test(router, a_shared_backend_is_refused)
+{
+	make(true);
+	cr_assert_eq(tern_relay_set_backend(rel[B], &tern_memory_backend,
+					    mem[A]), 0);
+	cr_assert_eq(tern_relay_run(rel[R]), TERN_EINVAL);
+}
+
 Test(router, events_run_the_hooks_and_backend_of_their_relay)
 {
 	char buf[4096], *e1, *e7, *e3, *no_a, *no_a7;
