@@ -68,23 +68,26 @@ static const char *status_text(int status)
 }
 
 #define REPLY_HEAD "HTTP/1.1 %d %s\r\n" CORS "Connection: close\r\n" \
-		   "%s%s%s" "Content-Length: %zu\r\n%s\r\n"
+		   "%s%s%s%s%s\r\n"
 
 static void http_reply(tern__conn *c, int status, const char *ctype,
 		       const void *body, size_t len, const char *extra,
 		       bool head_only)
 {
-	char buf[1024], *hdr = buf;
+	char buf[1024], *hdr = buf, clen[48] = "";
 	int n, rc;
 
+	/* 204 and 304 answers carry no Content-Length (RFC 9110 8.6). */
+	if (status != 204 && status != 304)
+		snprintf(clen, sizeof clen, "Content-Length: %zu\r\n", len);
 	n = snprintf(hdr, sizeof buf, REPLY_HEAD, status, status_text(status),
 		     ctype ? "Content-Type: " : "", ctype ? ctype : "",
-		     ctype ? "\r\n" : "", len, extra ? extra : "");
+		     ctype ? "\r\n" : "", clen, extra ? extra : "");
 	/* Long extra headers (an HTTP handler's) need a larger buffer. */
 	if (n >= 0 && (size_t)n >= sizeof buf && (hdr = malloc((size_t)n + 1)))
 		snprintf(hdr, (size_t)n + 1, REPLY_HEAD, status,
 			 status_text(status), ctype ? "Content-Type: " : "",
-			 ctype ? ctype : "", ctype ? "\r\n" : "", len,
+			 ctype ? ctype : "", ctype ? "\r\n" : "", clen,
 			 extra ? extra : "");
 	rc = n < 0 || !hdr || tern__outq_copy(&c->out, hdr, (size_t)n) ||
 	     (!head_only && len && tern__outq_copy(&c->out, body, len));

@@ -266,6 +266,7 @@ Test(http_hooks, answers_and_declines)
 	cr_assert_eq(request("GET /empty HTTP/1.1\r\nHost: x\r\n\r\n", resp,
 			     sizeof resp), 204);
 	cr_assert_str_eq(body_of(resp), "");
+	cr_assert_null(strcasestr(resp, "Content-Length"));
 	/* true without an answer: 500. */
 	cr_assert_eq(request("GET /forgot HTTP/1.1\r\nHost: x\r\n\r\n", resp,
 			     sizeof resp), 500);
