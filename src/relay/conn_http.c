@@ -414,23 +414,31 @@ void tern__conn_http_feed(tern__conn *c, const uint8_t *in, size_t len)
 		return;
 	}
 	/* A request with a body (a NIP-86 call, or one for the HTTP
-	 * handlers): head and body are kept together in c->head, grown to
-	 * hold both. */
+	 * handlers): head and body are kept together in c->head, grown as
+	 * the body arrives (not to what Content-Length announces: memory
+	 * follows the bytes a client actually sends). */
 	want = tern__manage_body_len(c, req);
 	if (!want && for_handlers(c, req) && req->has_content_length &&
 	    req->content_length <= TERN_HTTP_MAX_BODY)
 		want = (size_t)req->content_length;
 	if (want && c->head_len + (len - take) < (size_t)rc + want) {
-		uint8_t *grown = c->head_cap ? c->head
-					     : realloc(c->head, (size_t)rc + want);
+		size_t need = c->head_len + (len - take);
 
 		free(req);
-		if (!grown) {
-			tern__conn_abort(c);
-			return;
+		if (need > cap) {
+			size_t ncap = cap * 2 > need ? cap * 2 : need;
+			uint8_t *grown;
+
+			if (ncap > (size_t)rc + want)
+				ncap = (size_t)rc + want;
+			grown = realloc(c->head, ncap);
+			if (!grown) {
+				tern__conn_abort(c);
+				return;
+			}
+			c->head = grown;
+			c->head_cap = ncap;
 		}
-		c->head = grown;
-		c->head_cap = (size_t)rc + want;
 		memcpy(c->head + c->head_len, in + take, len - take);
 		c->head_len += len - take;
 		return;
