@@ -261,11 +261,12 @@ int tern_query_begin(tern_query **out, tern_store *s, const tern_filter *fs,
  * Delivers up to max_rows results (0 = no bound) to cb, in one short read
  * transaction. Returns 1 if more results remain (call again later: this is
  * how a relay scans in slices without stalling its loop), 0 when the query
- * is complete or cb stopped it, or a negative error.
+ * is complete or cb stopped it, or a negative error. With max_rows > 0 a
+ * call also bounds the index entries it reads, so it may return 1 having
+ * delivered fewer rows, even none (a second holding very many events).
  * Between calls the query holds no transaction: events written meanwhile
  * may appear if they sort after the rows already delivered, removed ones
- * disappear, and no row is ever delivered twice. The order of ties between
- * events with equal created_at and equal first 8 id bytes is by serial.
+ * disappear, and no row is ever delivered twice.
  * Call from one thread at a time per query.
  */
 int tern_query_next(tern_query *q, uint32_t max_rows, tern_store_visit_cb cb,

@@ -40,6 +40,10 @@
  * a limit above it) is read in several passes, each taking the lowest ids
  * above the previous pass's. */
 #define GRP_MAX 16384
+/* Index entries tie-group fills may walk in one sliced call (max_rows > 0)
+ * before it returns to its caller: a second of very many events is read
+ * over several calls. */
+#define GRP_STEPS 16384
 
 /* Cartesian author x kind products up to this size use "pkkind". */
 #define PKKIND_MAX_PAIRS 1000
@@ -90,8 +94,9 @@ typedef struct fstate {
 	size_t ngrp, grpcap, grppos;
 	uint64_t grp_ca;      /* its second */
 	bool grp_cut;         /* the limit left out some of that second */
+	bool filling;         /* a fill paused by the call's step budget */
 	/* a refill of second floor_ca takes only ids above floor */
-	bool has_floor;
+	bool has_floor, floor_on;
 	uint64_t floor_ca;
 	uint8_t floor[32];
 	/* the candidate found by peek() in call peek_gen */
@@ -115,6 +120,8 @@ struct tern_query {
 	bool write;
 	bool unordered; /* any order will do (counting) */
 	bool finished;
+	bool stepped;   /* this call's tie-group fills have a step budget */
+	uint32_t steps; /* ... and this much of it left */
 };
 
 /* ---- filter copy and planning ------------------------------------------ */
@@ -722,28 +729,31 @@ static int grp_add(tern_query *q, fstate *F, uint64_t ca, uint64_t serial,
 
 /* Reads the matching events of the next second of F's ranges into its tie
  * group, sorted by id. Returns 1 (the group may be empty), 0 when the
- * ranges are done, or a negative error. */
+ * ranges are done, 2 when the call's step budget ran out first (the fill
+ * goes on in the next call), or a negative error. */
 static int grp_fill(tern_query *q, fstate *F)
 {
 	const uint8_t *sfx = filter_top(F);
-	uint64_t ca;
 	int rc;
 
-	bool floor;
-
-	F->ngrp = F->grppos = 0;
-	F->grp_cut = false;
-	if (!sfx)
-		return 0;
-	ca = tern__keys_suffix_created_at(sfx);
-	F->grp_ca = ca;
-	floor = F->has_floor && F->floor_ca == ca;
-	F->has_floor = false;
-	do {
+	if (!F->filling) {
+		F->ngrp = F->grppos = 0;
+		F->grp_cut = false;
+		if (!sfx)
+			return 0;
+		F->grp_ca = tern__keys_suffix_created_at(sfx);
+		F->floor_on = F->has_floor && F->floor_ca == F->grp_ca;
+		F->has_floor = false;
+		F->filling = true;
+	}
+	for (; sfx && tern__keys_suffix_created_at(sfx) == F->grp_ca;
+	     sfx = filter_top(F)) {
 		uint64_t serial = tern__keys_suffix_serial(sfx);
 		const uint8_t *idp = F->r[F->heap[0]].idp;
 		MDB_val v;
 
+		if (q->stepped && q->steps-- == 0)
+			return 2;
 		/* The same event through several ranges comes in a row. */
 		if (!F->has_last || serial != F->last) {
 			F->has_last = true;
@@ -757,22 +767,23 @@ static int grp_fill(tern_query *q, fstate *F)
 				goto next;
 			}
 			/* a refill: what is not above the floor was seen */
-			if (floor &&
+			if (F->floor_on &&
 			    memcmp(idp, F->floor, TERN__KEY_VALUE) < 0)
 				goto next;
 			if ((rc = record(q, serial, &v)) < 0)
 				return rc;
-			if (rc && floor &&
+			if (rc && F->floor_on &&
 			    memcmp(tern__hdr_id(v.mv_data), F->floor, 32) <= 0)
 				goto next;
 			if (rc && candidate_ok(q, F, &v, NULL) &&
-			    (rc = grp_add(q, F, ca, serial, &v)))
+			    (rc = grp_add(q, F, F->grp_ca, serial, &v)))
 				return rc;
 		}
 next:
 		if ((rc = filter_advance(F)))
 			return rc;
-	} while ((sfx = filter_top(F)) && tern__keys_suffix_created_at(sfx) == ca);
+	}
+	F->filling = false;
 	if (F->ngrp > 1)
 		qsort(F->grp, F->ngrp, sizeof *F->grp, cmp_idref);
 	return 1;
@@ -817,6 +828,8 @@ static int grp_peek(tern_query *q, fstate *F)
 	int rc;
 
 	for (;;) {
+		if (F->filling)
+			goto fill;
 		for (; F->grppos < F->ngrp; F->grppos++) {
 			const idref *e = &F->grp[F->grppos];
 			MDB_val v = e->rec;
@@ -837,13 +850,15 @@ static int grp_peek(tern_query *q, fstate *F)
 		}
 		if (F->grp_cut && (rc = grp_rewind(q, F)))
 			return rc;
-		if ((rc = grp_fill(q, F)) <= 0)
+fill:
+		if ((rc = grp_fill(q, F)) != 1)
 			return rc;
 	}
 }
 
 /* Finds F's next result in this call. Returns 1 (F->peek_* set), 0 when F
- * has no more, or a negative error. */
+ * has no more, 2 when it must be asked again in the next call, or a
+ * negative error. */
 static int filter_peek(tern_query *q, fstate *F)
 {
 	int rc;
@@ -900,6 +915,7 @@ static int slice_begin(tern_query *q, MDB_txn *txn, bool write)
 	q->gen++;
 	q->txn = txn;
 	q->write = write;
+	q->steps = GRP_STEPS;
 	q->now = tern__store_now();
 	for (size_t i = 0; i < q->n; i++) {
 		q->fs[i].peek_ok = false;
@@ -933,6 +949,7 @@ int tern__query_slice(tern_query *q, MDB_txn *txn, bool write,
 
 	if (q->finished)
 		return 0;
+	q->stepped = max_rows > 0;
 	if ((rc = slice_begin(q, txn, write)))
 		goto out;
 	for (;;) {
@@ -946,8 +963,14 @@ int tern__query_slice(tern_query *q, MDB_txn *txn, bool write,
 
 			if ((rc = filter_peek(q, F)) < 0)
 				goto out;
+			if (rc == 2)
+				break; /* a fill paused: no order without it */
 			if (rc && (!best || peek_before(q, F, best)))
 				best = F;
+		}
+		if (rc == 2) {
+			rc = 1;
+			break;
 		}
 		if (!best) {
 			q->finished = true;
