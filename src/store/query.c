@@ -96,7 +96,7 @@ typedef struct fstate {
 	bool grp_cut;         /* the limit left out some of that second */
 	bool filling;         /* a fill paused by the call's step budget */
 	/* a refill of second floor_ca takes only ids above floor */
-	bool has_floor, floor_on;
+	bool has_floor;
 	uint64_t floor_ca;
 	uint8_t floor[32];
 	/* the candidate found by peek() in call peek_gen */
@@ -734,6 +734,7 @@ static int grp_add(tern_query *q, fstate *F, uint64_t ca, uint64_t serial,
 static int grp_fill(tern_query *q, fstate *F)
 {
 	const uint8_t *sfx = filter_top(F);
+	bool floor;
 	int rc;
 
 	if (!F->filling) {
@@ -742,10 +743,9 @@ static int grp_fill(tern_query *q, fstate *F)
 		if (!sfx)
 			return 0;
 		F->grp_ca = tern__keys_suffix_created_at(sfx);
-		F->floor_on = F->has_floor && F->floor_ca == F->grp_ca;
-		F->has_floor = false;
 		F->filling = true;
 	}
+	floor = F->has_floor && F->floor_ca == F->grp_ca;
 	for (; sfx && tern__keys_suffix_created_at(sfx) == F->grp_ca;
 	     sfx = filter_top(F)) {
 		uint64_t serial = tern__keys_suffix_serial(sfx);
@@ -767,15 +767,14 @@ static int grp_fill(tern_query *q, fstate *F)
 				goto next;
 			}
 			/* a refill: what is not above the floor was seen */
-			if (F->floor_on &&
-			    memcmp(idp, F->floor, TERN__KEY_VALUE) < 0)
+			if (floor && memcmp(idp, F->floor, TERN__KEY_VALUE) < 0)
 				goto next;
 			if ((rc = record(q, serial, &v)) < 0)
 				return rc;
-			if (rc && F->floor_on &&
-			    memcmp(tern__hdr_id(v.mv_data), F->floor, 32) <= 0)
+			if (!rc || (floor && memcmp(tern__hdr_id(v.mv_data),
+						    F->floor, 32) <= 0))
 				goto next;
-			if (rc && candidate_ok(q, F, &v, NULL) &&
+			if (candidate_ok(q, F, &v, NULL) &&
 			    (rc = grp_add(q, F, F->grp_ca, serial, &v)))
 				return rc;
 		}
@@ -784,6 +783,7 @@ next:
 			return rc;
 	}
 	F->filling = false;
+	F->has_floor = false;
 	if (F->ngrp > 1)
 		qsort(F->grp, F->ngrp, sizeof *F->grp, cmp_idref);
 	return 1;
@@ -798,27 +798,18 @@ next:
  */
 static int grp_rewind(tern_query *q, fstate *F)
 {
-	int rc;
-
 	F->has_floor = F->grppos > 0;
 	F->floor_ca = F->grp_ca;
 	if (F->has_floor)
 		memcpy(F->floor, F->grp[F->grppos - 1].id, 32);
 	F->ngrp = F->grppos = 0;
 	F->has_last = false;
-	F->nheap = 0;
 	for (uint32_t i = 0; i < F->nr; i++) {
-		range *r = &F->r[i];
-
-		tern__keys_suffix(r->key + r->plen, F->grp_ca, UINT64_MAX);
-		if ((rc = range_seek(q, F, r)))
-			return tern__store_err(rc);
-		if (r->state == R_HEAD)
-			F->heap[F->nheap++] = i;
+		tern__keys_suffix(F->r[i].key + F->r[i].plen, F->grp_ca,
+				  UINT64_MAX);
+		F->r[i].state = R_INIT;
 	}
-	for (uint32_t i = F->nheap / 2; i-- > 0;)
-		heap_down(F, i);
-	return 0;
+	return filter_attach(q, F);
 }
 
 /* An ordered filter's next result, from its tie group. The group outlives
@@ -834,12 +825,9 @@ static int grp_peek(tern_query *q, fstate *F)
 			const idref *e = &F->grp[F->grppos];
 			MDB_val v = e->rec;
 
-			if (e->gen == q->gen) {
-				peek_set(q, F, e->ca, e->serial, &v);
-				return 1;
-			}
 			/* read again in a later call (a new transaction) */
-			if ((rc = record(q, e->serial, &v)) < 0)
+			rc = e->gen == q->gen ? 1 : record(q, e->serial, &v);
+			if (rc < 0)
 				return rc;
 			if (rc) {
 				peek_set(q, F, e->ca, e->serial, &v);
