@@ -1,4 +1,5 @@
 /* Shared pieces of the tern subcommands (server/cli_common.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,4 +165,14 @@ void cli_query_close(cli_query *q)
 {
 	tern_store_close(q->st);
 	tern_arena_free(&q->a);
+}
+
+bool cli_ip16(const char *text, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (inet_pton(AF_INET, text, out + 12) == 1) {
+		out[10] = out[11] = 0xff;
+		return true;
+	}
+	return inet_pton(AF_INET6, text, out) == 1;
 }

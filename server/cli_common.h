@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <tern/arena.h>
 #include <tern/filter.h>
@@ -111,5 +112,11 @@ typedef struct cli_query {
 int cli_query_open(cli_query *q, const char *dir, const char *filter_text,
 		   bool read_only);
 void cli_query_close(cli_query *q);
+
+/* ---- addresses -------------------------------------------------------- */
+
+/* Parses an IPv4 or IPv6 address in text into 16 bytes, IPv4 in its
+ * IPv4-mapped IPv6 form (::ffff:a.b.c.d). Returns false if it is neither. */
+bool cli_ip16(const char *text, uint8_t out[16]);
 
 #endif

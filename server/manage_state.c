@@ -14,6 +14,7 @@
 #include <tern/error.h>
 #include <tern/hex.h>
 
+#include "cli_common.h"
 #include "manage_state.h"
 
 /* ---- sorted lists -------------------------------------------------------- */
@@ -176,15 +177,8 @@ void manage_state_free(manage_state *s)
 
 bool manage_state_ip_key(const char *text, uint8_t key[32])
 {
-	uint8_t a4[4];
-
-	memset(key, 0, 32);
-	if (inet_pton(AF_INET, text, a4) == 1) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, a4, 4);
-		return true;
-	}
-	return inet_pton(AF_INET6, text, key) == 1;
+	memset(key + 16, 0, 16);
+	return cli_ip16(text, key);
 }
 
 void manage_state_ip_text(const uint8_t key[32], char *out, size_t cap)

@@ -11,7 +11,6 @@
  * live filter on the I/O threads, a cost that grows with the load the
  * scrape is meant to watch.
  */
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -27,6 +26,7 @@
 #include <tern/hooks.h>
 #include <tern/store.h>
 
+#include "cli_common.h"
 #include "metrics.h"
 
 #ifndef TERN_VERSION
@@ -57,13 +57,9 @@ struct serve_metrics {
  * the networks are kept (tern_config_net). */
 static bool allowed(const serve_metrics *m, const char *ip)
 {
-	uint8_t a[16] = { 0 };
+	uint8_t a[16];
 
-	if (!ip)
-		return false;
-	if (inet_pton(AF_INET, ip, a + 12) == 1)
-		a[10] = a[11] = 0xff;
-	else if (inet_pton(AF_INET6, ip, a) != 1)
+	if (!ip || !cli_ip16(ip, a))
 		return false;
 	for (size_t i = 0; i < m->nallow; i++) {
 		const tern_config_net *n = &m->allow[i];
