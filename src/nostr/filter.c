@@ -605,6 +605,17 @@ int tern_filter_parse_list(tern_filter **out, size_t *n, const uint8_t *buf,
 
 /* ---- matching ---------------------------------------------------------- */
 
+bool tern__filter_matches_nothing(const tern_filter *f)
+{
+	if ((f->ids && !f->nids) || (f->authors && !f->nauthors) ||
+	    (f->kinds && !f->nkinds) || f->since > f->until)
+		return true;
+	for (uint32_t t = 0; t < f->ntags; t++)
+		if (!f->tags[t].nvalues)
+			return true;
+	return false;
+}
+
 bool tern__filter_has_b32(const uint8_t (*v)[32], uint32_t n,
 			  const uint8_t *key)
 {

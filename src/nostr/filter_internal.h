@@ -33,4 +33,9 @@ bool tern__filter_has_b32(const uint8_t (*v)[32], uint32_t n,
 			  const uint8_t *key);
 bool tern__filter_has_kind(const uint16_t *v, uint32_t n, uint32_t kind);
 
+/* True when f cannot match any event by its structure: an empty ids,
+ * authors, kinds or tag-value list (which hooks may leave; the parser
+ * never makes one) or since > until. */
+bool tern__filter_matches_nothing(const tern_filter *f);
+
 #endif

@@ -7,6 +7,7 @@
 #include <tern/hex.h>
 #include <tern/log.h>
 
+#include "nostr/filter_internal.h"
 #include "proto/message.h"
 #include "relay/conn.h"
 #include "relay/ctx.h"
@@ -630,19 +631,6 @@ static bool route_filters(tern__conn *c, const tern__msg *m, uint32_t **rel,
 	return !oom;
 }
 
-/* True when f, as a hook left it, cannot match any event: an empty
- * list (the parser never makes one) or since > until. */
-static bool matches_nothing(const tern_filter *f)
-{
-	if ((f->ids && !f->nids) || (f->authors && !f->nauthors) ||
-	    (f->kinds && !f->nkinds) || f->since > f->until)
-		return true;
-	for (uint32_t t = 0; t < f->ntags; t++)
-		if (!f->tags[t].nvalues)
-			return true;
-	return false;
-}
-
 /*
  * The filter hooks of a REQ (overwrite, then reject, per filter) or a
  * COUNT (overwrite-count, then reject-count), each filter's those of its
@@ -686,7 +674,8 @@ static bool filter_hooks(tern__conn *c, tern__msg *m, const uint32_t *rel,
 				m->sub, &m->filters[i], count, &io->arena,
 				&live[i]);
 			if (live[i] ||
-			    (count && matches_nothing(&m->filters[i])))
+			    (count &&
+			     tern__filter_matches_nothing(&m->filters[i])))
 				continue;
 			if (rel)
 				qr[*nq] = rel[i];

@@ -212,16 +212,11 @@ static int plan_filter(tern_query *q, fstate *F, uint32_t limit_cap,
 	F->done = true;
 	/* Nothing can match: search (no full-text index), an empty list,
 	 * an empty time window or a zero limit. */
-	if (f->has_search || !F->remaining || f->since > f->until ||
-	    (f->ids && !f->nids) || (f->authors && !f->nauthors) ||
-	    (f->kinds && !f->nkinds))
+	if (f->has_search || !F->remaining || tern__filter_matches_nothing(f))
 		return 0;
-	for (i = 0; i < f->ntags; i++) {
-		if (!f->tags[i].nvalues)
-			return 0;
+	for (i = 0; i < f->ntags; i++)
 		if (!tf || f->tags[i].nvalues < tf->nvalues)
 			tf = &f->tags[i];
-	}
 	F->done = false;
 	F->parse = f->ntags > 0;
 
